@@ -1,0 +1,1 @@
+"""Generators of the bundled offline samples, one module per dataset, each with make_sample(dest)."""
