@@ -60,28 +60,18 @@ def spread_lrs(lr: float | slice, n_groups: int) -> list[float]:
 
 class LRSuggestion(NamedTuple):
     """Learning rates read off an LR-finder curve."""
-    valley: float    # well inside the longest stretch where the loss falls: the usual pick
+    valley: float    # where the loss has made half its fall: the usual pick
     steep: float     # where the loss falls fastest
     minimum: float   # a tenth of the rate with the lowest loss
 
 
-def _longest_descent(losses: Sequence[float]) -> tuple[int, int]:
-    """Start and end index of the longest decreasing subsequence of the curve."""
-    n = len(losses)
-    length, prev = [1] * n, list(range(n))
-    for i in range(n):
-        for j in range(i):
-            if losses[j] > losses[i] and length[j] + 1 > length[i]:
-                length[i], prev[i] = length[j] + 1, j
-    end = int(np.argmax(length))
-    start = end
-    while prev[start] != start:
-        start = prev[start]
-    return start, end
-
-
 def suggest_lrs(lrs: Sequence[float], losses: Sequence[float]) -> LRSuggestion:
     """Suggest learning rates from an LR-finder sweep of (rate, smoothed loss).
+
+    The loss starts flat (the median of the first tenth of the sweep stands for
+    that level), falls to its lowest point, then blows up. "valley" is the rate
+    where the loss has made half of that fall: the learning is fast there, and
+    the rate is well below the one where training turns unstable.
 
     Example:
         >>> lrs = np.geomspace(1e-6, 1, 60); losses = 1 / (1 + 1e3 * lrs) + lrs ** 2
@@ -89,11 +79,12 @@ def suggest_lrs(lrs: Sequence[float], losses: Sequence[float]) -> LRSuggestion:
         True
     """
     lrs, losses = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
-    start, end = _longest_descent(list(losses))
-    # Three fifths of the way down the descent: past the flat start, before the bottom.
-    valley = lrs[start + int(0.6 * (end - start))]
-    # Steepest fall, looked for only along the descent: the flat start is mostly noise.
-    slopes = np.gradient(losses, np.log10(lrs))[start:end + 1]
-    steep = lrs[start + int(np.argmin(slopes))]
-    minimum = lrs[int(np.argmin(losses))] / 10
-    return LRSuggestion(float(valley), float(steep), float(minimum))
+    bottom = int(np.argmin(losses))
+    head = max(len(losses) // 10, 1)
+    first = float(np.median(losses[:head]))
+    if bottom < head:  # no fall to read: the loss was lowest at the start
+        return LRSuggestion(float(lrs[bottom]), float(lrs[bottom]), float(lrs[bottom] / 10))
+    fallen = losses[head: bottom + 1] <= first - 0.5 * (first - losses[bottom])
+    valley = head + int(np.argmax(fallen))
+    steep = head + int(np.argmin(np.gradient(losses, np.log10(lrs))[head: bottom + 1]))
+    return LRSuggestion(float(lrs[valley]), float(lrs[steep]), float(lrs[bottom] / 10))

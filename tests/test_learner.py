@@ -1,0 +1,321 @@
+"""learner: the training loop on tiny synthetic tasks, each check able to fail."""
+import math
+import warnings
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from coursehelpers.callbacks import Callback, EarlyStopping, SaveBestModel
+from coursehelpers.core import set_seed
+from coursehelpers.learner import DataLoaders, Learner, load_learner
+from coursehelpers.metrics import accuracy, mse
+from coursehelpers.plots import plot_losses, plot_lr_find
+from coursehelpers.schedule import one_cycle_lr, one_cycle_mom, spread_lrs
+
+CPU = torch.device("cpu")
+
+
+def regression_dls(n=512, bs=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 3, generator=g)
+    y = (x @ torch.tensor([1.0, -2.0, 3.0]) + 0.5).unsqueeze(1)
+    return DataLoaders.from_datasets(TensorDataset(x[:400], y[:400]), TensorDataset(x[400:], y[400:]),
+                                     batch_size=bs, device=CPU, generator=torch.Generator().manual_seed(seed))
+
+
+def classification_dls(n=600, bs=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 2, generator=g)
+    y = (x[:, 0] * x[:, 1] > 0).long()  # XOR-like quadrants: needs a hidden layer
+    return DataLoaders.from_datasets(TensorDataset(x[:480], y[:480]), TensorDataset(x[480:], y[480:]),
+                                     batch_size=bs, device=CPU, classes=["different", "same"],
+                                     generator=torch.Generator().manual_seed(seed))
+
+
+class BodyHead(nn.Module):
+    """A tiny model with a 'body' and a 'head', split into two parameter groups."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(2, 32), nn.BatchNorm1d(32), nn.ReLU())
+        self.head = nn.Linear(32, 2)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+
+
+def body_head_splitter(m):
+    return [list(m.body.parameters()), list(m.head.parameters())]
+
+
+def make_learner(**kwargs):
+    set_seed(0)
+    kwargs = {"progress": False, "log_epochs": False, **kwargs}
+    return Learner(BodyHead(), classification_dls(), nn.CrossEntropyLoss(), metrics=[accuracy],
+                   splitter=body_head_splitter, **kwargs)
+
+
+def test_fit_one_cycle_drives_linear_regression_to_low_loss():
+    set_seed(0)
+    learn = Learner(nn.Linear(3, 1), regression_dls(bs=16), nn.MSELoss(), metrics=[mse], progress=False)
+    start = learn.validate()["valid_loss"]
+    learn.fit_one_cycle(8, lr_max=0.1)
+    assert start > 5
+    assert learn.history["valid_loss"].iloc[-1] < 0.01
+    assert list(learn.history.columns) == ["epoch", "train_loss", "valid_loss", "mse", "time"]
+    assert len(learn.batch_losses) == 8 * len(learn.dls.train)
+
+
+def test_one_cycle_schedule_has_the_documented_shape():
+    pcts = np.linspace(0, 1, 201)
+    lrs = np.array([one_cycle_lr(p, 1e-2) for p in pcts])
+    moms = np.array([one_cycle_mom(p) for p in pcts])
+    peak = int(np.argmax(lrs))
+    assert abs(pcts[peak] - 0.25) < 0.01
+    assert math.isclose(lrs[0], 1e-2 / 25) and math.isclose(lrs[-1], 1e-2 / 1e5)
+    assert np.all(np.diff(lrs[: peak + 1]) >= 0) and np.all(np.diff(lrs[peak:]) <= 0)
+    assert math.isclose(moms[0], 0.95) and math.isclose(moms[peak], 0.85) and math.isclose(moms[-1], 0.95)
+    # The loop really applies it: record the optimizer's lr and beta1 at each batch.
+    seen = []
+
+    class Record(Callback):
+        def after_batch(self, learn):
+            g = learn.opt.param_groups[0]
+            seen.append((g["lr"], g["betas"][0]))
+
+    learn = make_learner(cbs=[Record()])
+    learn.fit_one_cycle(2, lr_max=1e-2)
+    lr_seen = np.array([s[0] for s in seen])
+    assert math.isclose(lr_seen[0], 1e-2 / 25, rel_tol=1e-6)
+    assert lr_seen.max() <= 1e-2 + 1e-12 and lr_seen[-1] < 1e-4
+    assert min(s[1] for s in seen) < 0.86
+
+
+def test_lr_find_restores_weights_and_suggests_a_working_rate():
+    learn = make_learner()
+    before = {k: v.clone() for k, v in learn.model.state_dict().items()}
+    suggestion = learn.lr_find(show_plot=False)
+    after = learn.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # BN running stats included
+    assert learn.opt is None  # no optimizer state left behind by the sweep
+    known_good = 3e-2  # fit_one_cycle at 3e-2 reaches > 0.9 accuracy on this task (see below)
+    assert known_good / 10 <= suggestion.valley <= known_good * 10
+    assert suggestion.minimum < suggestion.valley * 10
+    assert isinstance(plot_lr_find(learn, suggestion), matplotlib.figure.Figure)
+
+
+def test_lr_find_stops_when_the_loss_diverges():
+    set_seed(0)
+    learn = Learner(nn.Linear(3, 1), regression_dls(bs=16), nn.MSELoss(), progress=False,
+                    opt_func=lambda params, lr: torch.optim.SGD(params, lr=lr))
+    learn.lr_find(show_plot=False, end_lr=1e3)
+    results = learn.lr_find_results
+    assert len(results) < 100
+    last = results.smoothed_loss.iloc[-1]
+    assert not math.isfinite(last) or last > 4 * results.smoothed_loss.min()
+
+
+def test_lr_find_restores_existing_optimizer_state():
+    learn = make_learner()
+    learn.fit(1, lr=1e-3)
+    opt_state = {k: v.clone() for k, v in learn.opt.state[learn.opt.param_groups[0]["params"][0]].items()}
+    learn.lr_find(show_plot=False, num_it=20)
+    restored = learn.opt.state[learn.opt.param_groups[0]["params"][0]]
+    assert all(torch.equal(opt_state[k], restored[k]) for k in opt_state)
+
+
+def test_lr_find_warns_when_the_loader_has_few_batches():
+    set_seed(0)
+    learn = Learner(nn.Linear(3, 1), regression_dls(bs=256), nn.MSELoss(), progress=False)
+    with pytest.warns(UserWarning, match="only 2 batches"):
+        learn.lr_find(show_plot=False, num_it=10)
+
+
+def test_freeze_keeps_body_weights_and_trains_head():
+    learn = make_learner(train_bn=False)
+    learn.freeze()
+    body = {k: v.clone() for k, v in learn.model.body.named_parameters()}
+    head = learn.model.head.weight.clone()
+    learn.fit(1, lr=1e-2)
+    for k, v in learn.model.body.named_parameters():
+        assert torch.equal(v, body[k]), k
+    assert not torch.equal(head, learn.model.head.weight)
+    learn.unfreeze()
+    learn.fit(1, lr=1e-2)
+    assert not torch.equal(body["0.weight"], learn.model.body[0].weight)
+
+
+def test_freeze_with_train_bn_keeps_norm_layers_trainable():
+    learn = make_learner(train_bn=True)
+    learn.freeze()
+    assert not learn.model.body[0].weight.requires_grad
+    assert learn.model.body[1].weight.requires_grad
+    learn.freeze_to(0)
+    assert all(p.requires_grad for p in learn.model.parameters())
+
+
+def test_slice_gives_each_group_its_own_learning_rate():
+    assert spread_lrs(slice(1e-5, 1e-3), 3) == pytest.approx([1e-5, 1e-4, 1e-3])
+    assert spread_lrs(slice(1e-3), 3) == pytest.approx([1e-4, 1e-4, 1e-3])
+    assert spread_lrs(3e-3, 2) == [3e-3, 3e-3]
+    learn = make_learner()
+    learn.fit(1, lr=slice(1e-4, 1e-2))
+    by_group = {g["layer_group"]: g["lr"] for g in learn.opt.param_groups}
+    assert by_group == pytest.approx({0: 1e-4, 1: 1e-2})
+
+
+def test_weight_decay_skips_norm_and_bias_parameters():
+    learn = make_learner(wd=0.1)
+    opt = learn.create_opt()
+    no_decay = {id(p) for g in opt.param_groups if g["weight_decay"] == 0 for p in g["params"]}
+    m = learn.model
+    assert id(m.body[1].weight) in no_decay and id(m.head.bias) in no_decay
+    assert id(m.body[0].weight) not in no_decay and id(m.head.weight) not in no_decay
+    learn = make_learner(wd=0.1, wd_bn_bias=True)
+    assert all(g["weight_decay"] == 0.1 for g in learn.create_opt().param_groups)
+
+
+def test_set_seed_gives_bitwise_identical_losses():
+    runs = []
+    for _ in range(2):
+        learn = make_learner()
+        learn.fit_one_cycle(2, lr_max=1e-2)
+        runs.append(learn.batch_losses)
+    assert runs[0] == runs[1]
+
+
+def test_training_learns_a_nonlinear_task_and_callbacks_fire_in_order():
+    events = []
+
+    class Log(Callback):
+        def before_fit(self, learn): events.append("before_fit")
+        def before_epoch(self, learn): events.append("before_epoch")
+        def after_epoch(self, learn): events.append("after_epoch")
+        def after_fit(self, learn): events.append("after_fit")
+
+    learn = make_learner(cbs=[Log()])
+    learn.fit_one_cycle(6, lr_max=3e-2)
+    assert learn.history["accuracy"].iloc[-1] > 0.9
+    assert events == ["before_fit"] + ["before_epoch", "after_epoch"] * 6 + ["after_fit"]
+
+
+def test_early_stopping_and_save_best(tmp_path):
+    class WorseEachEpoch(Callback):
+        """Pretend the validation loss rises after the first epoch."""
+        def after_epoch(self, learn):
+            learn.history.loc[learn.history.index[-1], "valid_loss"] = float(learn.epoch)
+
+    save = SaveBestModel(fname="best")
+    learn = make_learner(cbs=[WorseEachEpoch(), save, EarlyStopping(patience=2)], path=tmp_path)
+    learn.fit(10, lr=1e-2)
+    assert len(learn.history) == 3  # best at epoch 0, then two epochs without improvement
+    assert save.best_epoch == 0 and (tmp_path / "models" / "best.pth").exists()
+
+
+def test_grad_clip_bounds_the_gradient_norm():
+    norms = []
+
+    class GradNorm(Callback):
+        def after_batch(self, learn):
+            pass
+
+    learn = make_learner(grad_clip=1e-3)
+    opt = learn.create_opt()
+    original_step = opt.step
+
+    def step(*a, **k):
+        grads = [p.grad for g in opt.param_groups for p in g["params"] if p.grad is not None]
+        norms.append(float(torch.norm(torch.stack([g.norm() for g in grads]))))
+        return original_step(*a, **k)
+
+    opt.step = step
+    learn.fit(1, lr=1e-3)
+    assert norms and max(norms) <= 1e-3 * 1.001
+
+
+def test_nan_loss_stops_training_with_epoch_batch_and_lr():
+    learn = make_learner()
+    learn.dls.train_tfm = lambda x: x * float("nan")
+    with pytest.raises(FloatingPointError, match=r"epoch 0, batch 0 \(learning rate"):
+        learn.fit(1, lr=1e-3)
+
+
+def test_shape_mismatch_reports_both_shapes():
+    set_seed(0)
+    learn = Learner(nn.Linear(3, 1), regression_dls(), nn.MSELoss(), progress=False)
+    learn.dls.train_dl.dataset.tensors = (learn.dls.train_dl.dataset.tensors[0],
+                                          learn.dls.train_dl.dataset.tensors[1].squeeze(1))
+    with pytest.raises(ValueError, match=r"\(32, 1\).*\(32,\)"):
+        learn.fit(1)
+
+
+def test_mixed_precision_on_cpu_uses_bf16_and_channels_last_runs():
+    set_seed(0)
+    x = torch.rand(64, 3, 8, 8)
+    y = (x.mean((1, 2, 3)) > 0.5).long()
+    dls = DataLoaders.from_datasets(TensorDataset(x, y), TensorDataset(x, y), batch_size=16, device=CPU)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+    learn = Learner(model, dls, nn.CrossEntropyLoss(), mixed_precision=True, channels_last=True, progress=False)
+    seen = []
+    model[0].register_forward_hook(lambda m, i, o: seen.append((o.dtype, i[0].is_contiguous(memory_format=torch.channels_last))))
+    learn.fit(1, lr=1e-3)
+    assert seen[0] == (torch.bfloat16, True)
+    assert math.isfinite(learn.history["valid_loss"].iloc[-1])
+
+
+def test_dataloaders_transform_then_normalise_on_the_device():
+    x = torch.full((8, 3, 4, 4), 255, dtype=torch.uint8)
+    y = torch.zeros(8, dtype=torch.long)
+    dls = DataLoaders.from_datasets(TensorDataset(x, y), TensorDataset(x, y), batch_size=4, device=CPU,
+                                    norm_stats=([0.5] * 3, [0.25] * 3), train_tfm=lambda b: b * 0.5)
+    xb, _ = dls.one_batch("train")
+    assert xb.dtype == torch.float32 and torch.allclose(xb, torch.zeros_like(xb))  # (1 * 0.5 - 0.5) / 0.25
+    xv, _ = dls.one_batch("valid")
+    assert torch.allclose(xv, torch.full_like(xv, 2.0))  # (1 - 0.5) / 0.25, no train transform
+    assert torch.allclose(dls.denormalize(xv), torch.ones_like(xv))
+
+
+def test_get_preds_predict_tta_and_export_roundtrip(tmp_path):
+    learn = make_learner(path=tmp_path)
+    learn.fit_one_cycle(3, lr_max=3e-2)
+    preds, targets = learn.get_preds()
+    assert preds.shape == (120, 2) and torch.allclose(preds.sum(1), torch.ones(120))
+    assert torch.equal(targets, learn.dls.valid_dl.dataset.tensors[1])
+    tta, _ = learn.tta(n=2)
+    assert torch.allclose(tta, preds)  # no augmentation here, so TTA equals the plain pass
+    label, probs = learn.predict(torch.tensor([1.0, 1.0]))
+    assert label in ("different", "same") and label == learn.classes[int(probs.argmax())]
+    file = learn.export("export.pth")
+    loaded = load_learner(file, device=CPU)
+    xs = learn.dls.valid_dl.dataset.tensors[0]
+    for x in xs[:20]:
+        a, pa = learn.predict(x)
+        b, pb = loaded.predict(x)
+        assert a == b and torch.equal(pa, pb)
+    with pytest.raises(ValueError, match="load_learner"):
+        loaded.get_preds()
+
+
+def test_save_and_load_restore_weights(tmp_path):
+    learn = make_learner(path=tmp_path)
+    learn.fit(1, lr=1e-2)
+    saved = {k: v.clone() for k, v in learn.model.state_dict().items()}
+    learn.save("checkpoint")
+    learn.fit(1, lr=1e-2)
+    learn.load("checkpoint")
+    assert all(torch.equal(saved[k], v) for k, v in learn.model.state_dict().items())
+
+
+def test_fine_tune_trains_frozen_then_unfrozen():
+    learn = make_learner()
+    body_before = learn.model.body[0].weight.clone()
+    learn.fine_tune(2, base_lr=1e-2, freeze_epochs=1)
+    assert len(learn.history) == 3
+    assert all(p.requires_grad for p in learn.model.parameters())
+    assert not torch.equal(body_before, learn.model.body[0].weight)
+    assert isinstance(plot_losses(learn), matplotlib.figure.Figure)
