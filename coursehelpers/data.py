@@ -133,7 +133,7 @@ Put these 7 files in {folder}/ and run again (they are checked and used in place
         from fast.ai's rossmann.tgz (the external data shared on the competition's forum)
 Without them, use size="sample" (the offline sample)."""
 
-# Sizes and md5s: fastai's dataset list (see /work/shared/REFERENCE.md). Roots and
+# Sizes and md5s: fastai's dataset list (fastai/data/external.py, "checks"). Roots and
 # layouts: the archives' own top folders.
 DATASETS: dict[str, Entry] = {e.name: e for e in [
     Entry("pets", "https://s3.amazonaws.com/fast-ai-imageclas/oxford-iiit-pet.tgz",
