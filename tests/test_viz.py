@@ -1,0 +1,132 @@
+"""Unit tests of coursehelpers.viz on constructed inputs (no display needed; CPU)."""
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from coursehelpers.augment import aug_transforms
+from coursehelpers.viz import (
+    confusion_matrix, grad_cam, last_conv_block, most_confused, plot_confusion_matrix, plot_filters,
+    plot_top_losses, show_augmentations, show_batch, show_grad_cam, show_images, show_results, summary,
+    top_losses,
+)
+
+CLASSES = ["red", "green"]
+
+
+def colour_detector() -> nn.Sequential:
+    """A hand-set CNN: feature 0 fires on red pixels, feature 1 on green ones; class k = mean of feature k."""
+    conv = nn.Conv2d(3, 2, 1, bias=False)
+    with torch.no_grad():
+        conv.weight.zero_()
+        conv.weight[0, 0] = 1.0  # red channel
+        conv.weight[1, 1] = 1.0  # green channel
+    linear = nn.Linear(2, 2, bias=False)
+    with torch.no_grad():
+        linear.weight.copy_(torch.eye(2))
+    return nn.Sequential(conv, nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), linear)
+
+
+def red_top_left_green_bottom_right(size: int = 16) -> torch.Tensor:
+    img = torch.zeros(3, size, size)
+    img[0, :6, :6] = 1.0
+    img[1, 10:, 10:] = 0.5  # less green than red: the predicted class is "red"
+    return img
+
+
+def quadrant_mass(cam: torch.Tensor) -> dict[str, float]:
+    h = cam.shape[0] // 2
+    return {"top_left": cam[:h, :h].sum().item(), "bottom_right": cam[h:, h:].sum().item()}
+
+
+def test_grad_cam_highlights_the_region_that_drives_each_class():
+    net, img = colour_detector(), red_top_left_green_bottom_right()
+    cam, cls = grad_cam(net, img, layer=net[1])
+    assert cls == 0 and cam.shape == (16, 16) and cam.max() == pytest.approx(1.0)
+    mass = quadrant_mass(cam)
+    assert mass["top_left"] > 0 and mass["bottom_right"] == 0
+    cam_green, cls_green = grad_cam(net, img, layer=net[1], class_idx=1)
+    mass = quadrant_mass(cam_green)
+    assert cls_green == 1 and mass["bottom_right"] > 0 and mass["top_left"] == 0
+
+
+def test_grad_cam_leaves_the_model_as_it_was():
+    net = colour_detector().train()
+    grad_cam(net, red_top_left_green_bottom_right())  # default layer: the last Conv2d
+    assert net.training and not net[0]._forward_hooks and not net[0]._backward_hooks
+
+
+def test_last_conv_block_of_body_head_model():
+    body = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Sequential(nn.Conv2d(4, 4, 3)))
+    model = nn.Sequential(body, nn.Flatten())
+    assert last_conv_block(model) is body[-1]
+
+
+def fake_learner(model: nn.Module, images: torch.Tensor, targets: torch.Tensor):
+    """Just enough of a Learner/DataLoaders for the plotting functions: no training needed."""
+    dataset = list(zip(images, targets))
+    dls = SimpleNamespace(
+        classes=CLASSES, device=torch.device("cpu"), norm_stats=None, valid_tfm=None,
+        one_batch=lambda split="train": (images, targets), denormalize=lambda x: x,
+        valid_dl=SimpleNamespace(dataset=dataset),
+    )
+    get_preds = lambda: (model(images).softmax(1).detach(), targets)  # noqa: E731
+    return SimpleNamespace(model=model, dls=dls, get_preds=get_preds)
+
+
+def test_plots_return_figures():
+    net = colour_detector()
+    images = torch.stack([red_top_left_green_bottom_right(), torch.rand(3, 16, 16), torch.rand(3, 16, 16)])
+    targets = torch.tensor([0, 1, 0])
+    learn = fake_learner(net, images, targets)
+    preds, _ = learn.get_preds()
+    figures = [
+        show_images(images, ["a", "b", "c"]), show_batch(learn.dls, n=2), show_results(learn, n=3),
+        plot_confusion_matrix(confusion_matrix(preds, targets), CLASSES), plot_top_losses(learn, k=2),
+        show_grad_cam(learn, images[0]), plot_filters(net), show_augmentations(images[0], aug_transforms(12), n=4),
+    ]
+    assert all(isinstance(fig, Figure) for fig in figures)
+    assert len(figures[1].axes) == 2 and figures[1].axes[0].get_title() == "red"
+
+
+def test_show_results_colours_right_and_wrong():
+    net = colour_detector()
+    images = torch.stack([red_top_left_green_bottom_right()] * 2)
+    fig = show_results(fake_learner(net, images, torch.tensor([0, 1])), n=2)
+    assert [ax.title.get_color() for ax in fig.axes] == ["green", "red"]
+
+
+def test_confusion_matrix_and_most_confused_on_known_counts():
+    # actual:    a a a b b c c c c
+    # predicted: a b b b c c a a c
+    targets = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2])
+    preds = torch.tensor([0, 1, 1, 1, 2, 2, 0, 0, 2])
+    cm = confusion_matrix(preds, targets, 3)
+    assert cm.tolist() == [[1, 2, 0], [0, 1, 1], [2, 0, 2]]
+    assert most_confused(preds, targets, ["a", "b", "c"]) == [("a", "b", 2), ("c", "a", 2), ("b", "c", 1)]
+    assert most_confused(preds, targets, ["a", "b", "c"], min_val=2) == [("a", "b", 2), ("c", "a", 2)]
+    probs = torch.nn.functional.one_hot(preds, 3).float()  # probabilities work as well as indices
+    assert (confusion_matrix(probs, targets) == cm).all()
+
+
+def test_top_losses_orders_by_loss():
+    probs = torch.tensor([[0.9, 0.1], [0.4, 0.6], [0.01, 0.99]])
+    losses, idx = top_losses(probs, torch.tensor([0, 0, 1]), k=2)
+    assert idx.tolist() == [1, 0] and losses[0] == pytest.approx(-np.log(0.4), rel=1e-5)
+
+
+def test_summary_counts_every_parameter_once():
+    from coursehelpers.vision import create_body, vision_head
+
+    body = create_body("tiny_resnet", pretrained=False)
+    model = nn.Sequential(body, vision_head(192, 5))
+    for p in body.parameters():
+        p.requires_grad_(False)
+    df = summary(model, torch.rand(2, 3, 32, 32))
+    assert df["params"].sum() == sum(p.numel() for p in model.parameters())
+    assert list(df.columns) == ["layer", "type", "output_shape", "params", "trainable"]
+    assert df.iloc[-1]["output_shape"] == "[2, 5]" and df.iloc[-1]["trainable"]
+    assert df.iloc[0]["layer"] == "0.conv1" and not df.iloc[0]["trainable"]
