@@ -221,6 +221,9 @@ def grad_cam(model: nn.Module, x: torch.Tensor, layer: nn.Module | None = None,
         torch.Size([8, 8])
     """
     layer = layer if layer is not None else last_conv_block(model)
+    if not any(m is layer for m in model.modules()):
+        raise ValueError("grad_cam: `layer` is not a module of this model (was it taken from another "
+                         "model?). Pass e.g. layer=model[0].layer4, or leave it None for the last block.")
     saved: dict[str, torch.Tensor] = {}
     fwd = layer.register_forward_hook(lambda m, i, out: saved.__setitem__("act", out))
     bwd = layer.register_full_backward_hook(lambda m, gi, go: saved.__setitem__("grad", go[0]))

@@ -130,3 +130,8 @@ def test_summary_counts_every_parameter_once():
     assert list(df.columns) == ["layer", "type", "output_shape", "params", "trainable"]
     assert df.iloc[-1]["output_shape"] == "[2, 5]" and df.iloc[-1]["trainable"]
     assert df.iloc[0]["layer"] == "0.conv1" and not df.iloc[0]["trainable"]
+
+
+def test_grad_cam_rejects_a_layer_of_another_model():
+    with pytest.raises(ValueError, match="not a module of this model"):
+        grad_cam(colour_detector(), red_top_left_green_bottom_right(), layer=colour_detector()[0])

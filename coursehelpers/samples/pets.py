@@ -273,7 +273,7 @@ def class_ids() -> dict[str, tuple[int, int, int]]:
     return ids
 
 
-def make_sample(dest: Path, n_per_breed: int = 25, seed: int = 0, quality: int = 90) -> None:
+def make_sample(dest: Path, n_per_breed: int = 20, seed: int = 0, quality: int = 90) -> None:
     """Write the sample: ``n_per_breed`` JPEGs a breed and the annotations (see the module docstring)."""
     dest = Path(dest)
     (dest / "images").mkdir(parents=True, exist_ok=True)

@@ -56,11 +56,14 @@ def _cross(cx: float, cy: float, r: float, angle: float) -> list[tuple]:
     return [(cx + x * c - y * s, cy + x * s + y * c) for x, y in base]
 
 
-def shape_mask(shape: str, size: int, rng: np.random.Generator) -> np.ndarray:
-    """A float mask [size, size] in {0, 1} of one randomly placed, sized and turned ``shape``."""
+def shape_mask(shape: str, size: int, radius: float, rng: np.random.Generator) -> np.ndarray:
+    """A float mask [size, size] in [0, 1] of one randomly placed and turned ``shape``.
+
+    ``radius`` is a fraction of the image size.
+    """
     scale = 4  # drawn 4x larger then reduced: smooth (anti-aliased) edges
     s = size * scale
-    r = rng.uniform(0.22, 0.4) * s
+    r = radius * s
     cx, cy = rng.uniform(r, s - r), rng.uniform(r, s - r)
     angle = rng.uniform(0, 2 * math.pi)
     img = Image.new("L", (s, s), 0)
@@ -91,15 +94,17 @@ def shape_mask(shape: str, size: int, rng: np.random.Generator) -> np.ndarray:
     return np.asarray(img, dtype=np.float32) / 255
 
 
-def texture(kind: str, colour: str, size: int, rng: np.random.Generator) -> np.ndarray:
-    """A [size, size, 3] float texture: solid, stripes, dots or checker of a named colour and a random one."""
+def texture(kind: str, colour: str, size: int, period: float, rng: np.random.Generator) -> np.ndarray:
+    """A [size, size, 3] float texture: solid, stripes, dots or checker of a named colour and a random one.
+
+    ``period`` is the pattern's repeat in pixels.
+    """
     c1 = np.clip(np.array(COLOURS[colour]) / 255 + rng.normal(0, 0.05, 3), 0, 1)
     c2 = rng.uniform(0, 1, 3)
     c2 = np.where(np.abs(c1 - c2).sum() < 0.6, 1 - c1, c2)  # keep the pattern visible
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     a = rng.uniform(0, math.pi)
     u, v = xx * math.cos(a) + yy * math.sin(a), -xx * math.sin(a) + yy * math.cos(a)
-    period = rng.uniform(0.12, 0.2) * size
     if kind == "solid":
         on = np.zeros((size, size), bool)
     elif kind == "stripes":
@@ -126,8 +131,10 @@ def background(size: int, rng: np.random.Generator) -> np.ndarray:
 
 def draw(shape: int, kind: int, colour: int, size: int, rng: np.random.Generator) -> np.ndarray:
     """One uint8 image [size, size, 3] of ``SHAPES[shape]`` with texture ``TEXTURES[kind]`` in colour ``colour``."""
-    mask = shape_mask(SHAPES[shape], size, rng)[..., None]
-    fill = texture(TEXTURES[kind], tuple(COLOURS)[colour], size, rng)
+    radius = rng.uniform(0.12, 0.4)  # small shapes too: the features must work on small parts
+    mask = shape_mask(SHAPES[shape], size, radius, rng)[..., None]
+    period = max(3.0, radius * size * rng.uniform(0.35, 0.55))  # the pattern scales with the shape
+    fill = texture(TEXTURES[kind], tuple(COLOURS)[colour], size, period, rng)
     img = background(size, rng) * (1 - mask) + fill * mask
     return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
 
