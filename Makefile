@@ -13,7 +13,7 @@ METRICS := $(CURDIR)/build/metrics
 # make lessons and make test always use the offline samples, whatever the shell says.
 # One thread: the sample models are small, and on a 2-core machine a second OpenMP thread
 # (plus data-loading work) oversubscribes the cores; we measured lessons running 3-6x slower.
-SAMPLE := COURSE_SIZE=sample COURSE_METRICS_DIR=$(METRICS) MPLBACKEND=Agg OMP_NUM_THREADS=1
+SAMPLE := COURSE_SIZE=sample COURSE_METRICS_DIR=$(METRICS) OMP_NUM_THREADS=1
 
 .PHONY: setup lessons test unit notebooks results lab clean
 
