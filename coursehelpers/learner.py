@@ -234,11 +234,14 @@ class Learner:
     def _param_groups(self) -> list[list[nn.Parameter]]:
         return [list(g) for g in self.splitter(self.model)]
 
+    def _norm_param_ids(self) -> set[int]:
+        """ids of the parameters of normalisation layers (BatchNorm, LayerNorm, ...)."""
+        return {id(p) for m in self.model.modules() if isinstance(m, NORM_LAYERS) for p in m.parameters()}
+
     def _no_decay_ids(self) -> set[int]:
         """ids of norm-layer parameters and biases: by default they get no weight decay."""
-        ids = {id(p) for m in self.model.modules() if isinstance(m, NORM_LAYERS) for p in m.parameters()}
-        ids |= {id(p) for name, p in self.model.named_parameters() if name.endswith("bias")}
-        return ids
+        biases = {id(p) for name, p in self.model.named_parameters() if name.endswith("bias")}
+        return self._norm_param_ids() | biases
 
     def create_opt(self) -> torch.optim.Optimizer:
         """Optimizer groups: each splitter group, split into decayed and non-decayed parameters."""
@@ -258,7 +261,7 @@ class Learner:
         """Train only parameter groups n and after (norm layers stay trainable if train_bn)."""
         groups = self._param_groups()
         n = n % len(groups) if n < 0 else n
-        norm_ids = {id(p) for m in self.model.modules() if isinstance(m, NORM_LAYERS) for p in m.parameters()}
+        norm_ids = self._norm_param_ids()
         for i, params in enumerate(groups):
             for p in params:
                 p.requires_grad_(i >= n or (self.train_bn and id(p) in norm_ids))
@@ -462,9 +465,10 @@ class Learner:
         self.model.train()
         self._reset_model()
         batches = iter(self.dls.train)
+        n_groups = len(self._param_groups())
         for i in range(num_it):
             lr = start_lr * (end_lr / start_lr) ** (i / (num_it - 1))
-            self._set_hparams([lr] * len(self._param_groups()), None)
+            self._set_hparams([lr] * n_groups, None)
             try:
                 batch = next(batches)
             except StopIteration:
