@@ -1,80 +1,107 @@
-"""Callbacks: small objects the training loop calls at fixed points.
+"""Callbacks: small objects the training loop calls at fixed points, and the state of one fit they read.
 
-The loop in `Learner.fit` calls, for every callback in order,
+`Learner.fit` makes one `FitState` per call and passes it to every callback's
 ``before_fit``, ``before_epoch``, ``before_batch``, ``after_batch``,
-``after_epoch`` and ``after_fit``, passing the learner. A callback reads the
-learner's state (``learn.epoch``, ``learn.loss``, ``learn.history``...) and may
-set ``learn.stop = True`` to end training after the current epoch.
+``after_epoch`` and ``after_fit``, in order. A callback reads ``state.learn``
+(its ``history``, ``model``...), ``state.epoch``, ``state.batch`` and
+``state.loss``, and may set ``state.stop = True`` to end training after the
+current epoch.
 
 Example:
     >>> class PrintEpoch(Callback):
-    ...     def after_epoch(self, learn):
-    ...         print("finished epoch", learn.epoch)
+    ...     def after_epoch(self, state):
+    ...         print("finished epoch", state.epoch)
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any
+
+from torch import Tensor
+
+MODES = ("min", "max")
+
+
+@dataclass
+class FitState:
+    """What one call of ``fit`` knows while it runs. ``epoch`` and ``batch`` count from 0 within this fit."""
+
+    learn: Any
+    n_epochs: int
+    n_batches: int
+    epoch: int = 0
+    batch: int = 0
+    loss: Tensor | None = None
+    stop: bool = False
 
 
 class Callback:
     """Base class: override the hooks you need; the others do nothing."""
 
-    def before_fit(self, learn) -> None: ...
-    def before_epoch(self, learn) -> None: ...
-    def before_batch(self, learn) -> None: ...
-    def after_batch(self, learn) -> None: ...
-    def after_epoch(self, learn) -> None: ...
-    def after_fit(self, learn) -> None: ...
+    def before_fit(self, state: FitState) -> None: ...
+    def before_epoch(self, state: FitState) -> None: ...
+    def before_batch(self, state: FitState) -> None: ...
+    def after_batch(self, state: FitState) -> None: ...
+    def after_epoch(self, state: FitState) -> None: ...
+    def after_fit(self, state: FitState) -> None: ...
 
 
-def _improved(value: float, best: float, mode: str) -> bool:
-    return value < best if mode == "min" else value > best
+class _Monitor(Callback):
+    """Watches one column of ``learn.history`` and remembers its best value within a fit."""
+
+    def __init__(self, monitor: str, mode: str):
+        self.monitor, self.mode = monitor, mode
+
+    def before_fit(self, state: FitState) -> None:
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch: int | None = None
+
+    def improved(self, state: FitState) -> bool:
+        """Read this epoch's value; True (and remember it) when it beats the best so far."""
+        value = float(state.learn.history.iloc[-1][self.monitor])
+        better = value < self.best if self.mode == "min" else value > self.best
+        if better:
+            self.best, self.best_epoch = value, state.epoch
+        return better
 
 
-class SaveBestModel(Callback):
-    """Save the model whenever `monitor` improves, and reload the best at the end.
+class SaveBestModel(_Monitor):
+    """Save the weights whenever ``monitor`` improves, and reload the best ones when the fit ends.
 
     Example:
         >>> cb = SaveBestModel(monitor="valid_loss", mode="min", fname="best")
     """
 
     def __init__(self, monitor: str = "valid_loss", mode: str = "min", fname: str = "best"):
-        self.monitor, self.mode, self.fname = monitor, mode, fname
+        super().__init__(monitor, mode)
+        self.fname = fname
 
-    def before_fit(self, learn) -> None:
-        self.best = math.inf if self.mode == "min" else -math.inf
-        self.best_epoch = None
+    def after_epoch(self, state: FitState) -> None:
+        if self.improved(state):
+            state.learn.save(self.fname, with_opt=False)
 
-    def after_epoch(self, learn) -> None:
-        value = float(learn.history.iloc[-1][self.monitor])
-        if _improved(value, self.best, self.mode):
-            self.best, self.best_epoch = value, learn.epoch
-            learn.save(self.fname, with_opt=False)
-
-    def after_fit(self, learn) -> None:
+    def after_fit(self, state: FitState) -> None:
         if self.best_epoch is not None:
-            learn.load(self.fname, with_opt=False)
+            state.learn.load(self.fname, with_opt=False)
 
 
-class EarlyStopping(Callback):
-    """Stop when `monitor` has not improved for `patience` epochs.
+class EarlyStopping(_Monitor):
+    """Stop when ``monitor`` has not improved for ``patience`` epochs.
 
     Example:
         >>> cb = EarlyStopping(monitor="valid_loss", mode="min", patience=2)
     """
 
     def __init__(self, monitor: str = "valid_loss", mode: str = "min", patience: int = 1):
-        self.monitor, self.mode, self.patience = monitor, mode, patience
+        super().__init__(monitor, mode)
+        self.patience = patience
 
-    def before_fit(self, learn) -> None:
-        self.best = math.inf if self.mode == "min" else -math.inf
+    def before_fit(self, state: FitState) -> None:
+        super().before_fit(state)
         self.waited = 0
 
-    def after_epoch(self, learn) -> None:
-        value = float(learn.history.iloc[-1][self.monitor])
-        if _improved(value, self.best, self.mode):
-            self.best, self.waited = value, 0
-            return
-        self.waited += 1
+    def after_epoch(self, state: FitState) -> None:
+        self.waited = 0 if self.improved(state) else self.waited + 1
         if self.waited >= self.patience:
-            learn.stop = True
+            state.stop = True

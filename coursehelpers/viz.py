@@ -358,3 +358,67 @@ def _shape(out) -> str:
     if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor):
         return str(list(out[0].shape))
     return "-"
+
+
+# ---------------------------------------------------------------- training curves
+def plot_losses(learn, figsize: tuple[float, float] = (6, 4)) -> Figure:
+    """Training loss per batch, and validation loss at the end of each epoch, against batches seen.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> learn = SimpleNamespace(batch_losses=[3., 2., 1.5, 1.], history=pd.DataFrame({"valid_loss": [2., 1.2]}))
+        >>> plot_losses(learn).axes[0].get_xlabel()
+        'batches seen'
+    """
+    fig = Figure(figsize=figsize, layout="constrained")
+    ax = fig.subplots()
+    ax.plot(np.arange(1, len(learn.batch_losses) + 1), learn.batch_losses, label="train (per batch)", alpha=0.7)
+    if len(learn.history):
+        steps = np.arange(1, len(learn.history) + 1) * len(learn.batch_losses) / len(learn.history)
+        ax.plot(steps, learn.history["valid_loss"], "o-", label="valid (per epoch)")
+    ax.set_xlabel("batches seen")
+    ax.set_ylabel("loss")
+    ax.legend()
+    return fig
+
+
+def plot_schedule(learn, figsize: tuple[float, float] = (8, 3)) -> Figure:
+    """The learning rate (of the last parameter group) and momentum of every batch trained so far.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> learn = SimpleNamespace(batch_lrs=[1e-4, 1e-3, 1e-5], batch_moms=[0.95, 0.85, 0.95])
+        >>> [ax.get_ylabel() for ax in plot_schedule(learn).axes]
+        ['learning rate', 'momentum (beta1)']
+    """
+    fig = Figure(figsize=figsize, layout="constrained")
+    ax_lr, ax_mom = fig.subplots(1, 2)
+    steps = np.arange(1, len(learn.batch_lrs) + 1)
+    ax_lr.plot(steps, learn.batch_lrs)
+    moms = [np.nan if m is None else m for m in learn.batch_moms]
+    ax_mom.plot(steps, moms, color="tab:orange")
+    for ax, label in ((ax_lr, "learning rate"), (ax_mom, "momentum (beta1)")):
+        ax.set_xlabel("batches seen")
+        ax.set_ylabel(label)
+    return fig
+
+
+def plot_lr_find(result, figsize: tuple[float, float] = (6, 4)) -> Figure:
+    """The LR finder's smoothed loss against the learning rate (log scale), each suggestion marked.
+
+    ``result`` is what `Learner.lr_find` returned.
+    """
+    curve, suggestion = result.curve, result.suggestion
+    fig = Figure(figsize=figsize, layout="constrained")
+    ax = fig.subplots()
+    ax.plot(curve["lr"], curve["smoothed_loss"], color="tab:blue")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("loss (smoothed)")
+    for (name, lr), (marker, color) in zip(suggestion._asdict().items(),
+                                           [("o", "tab:red"), ("^", "tab:green"), ("s", "tab:purple")]):
+        loss = np.interp(np.log(lr), np.log(curve["lr"]), curve["smoothed_loss"])
+        ax.axvline(lr, color=color, alpha=0.3, lw=1)
+        ax.plot(lr, loss, marker, color=color, markersize=9, label=f"{name}: {lr:.1e}")
+    ax.legend()
+    return fig
