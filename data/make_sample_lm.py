@@ -3,12 +3,12 @@
 Full mode starts from fastai's WT103 model (emb 400, hidden 1152, 3 layers,
 pretrained on Wikipedia). Sample mode cannot download it, so this script trains a
 miniature of it (emb 64, hidden 192, 3 layers) on the general English that ships
-with Python (`coursehelpers.samples.english`: the language reference and
+with Python (`coursesamples.english`: the language reference and
 standard-library docstrings) and saves it in WT103's file format, so both modes
 go through the same loading code:
 
-    data/weights/wt103-fwd-sample/lstm_fwd.pth   (fastai's key names, float32)
-    data/weights/wt103-fwd-sample/itos_wt103.pkl (the vocabulary, a pickled list of str)
+    data/weights/awd_lstm_small/lstm_fwd.pth     (fastai's key names, float32)
+    data/weights/awd_lstm_small/itos_wt103.pkl   (the vocabulary, a pickled list of str)
 
 Run from the repository root (CPU, seeded, one thread so the bytes repeat):
 
@@ -33,10 +33,10 @@ from torch import nn
 from coursehelpers.core import set_seed
 from coursehelpers.learner import DataLoaders, Learner
 from coursehelpers.metrics import accuracy
-from coursehelpers.samples.english import english_corpus
 from coursehelpers.text import Vocab, lm_loader, language_model, save_fastai_lm, tokenize_texts
+from coursesamples.english import english_corpus
 
-OUT = Path(__file__).resolve().parent / "weights" / "wt103-fwd-sample"
+OUT = Path(__file__).resolve().parent / "weights" / "awd_lstm_small"
 SIZES = dict(emb_size=64, hidden_size=192, n_layers=3)
 
 

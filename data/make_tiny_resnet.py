@@ -2,13 +2,13 @@
 
 Sample mode's stand-in for "a ResNet pretrained on ImageNet": ``tiny_resnet()`` (a
 narrow ResNet with torchvision's layout and attribute names, 0.66M parameters) is
-trained from scratch on ``coursehelpers.samples.shapes``: procedural images of 8
+trained from scratch on ``coursesamples.shapes``: procedural images of 8
 shapes x 4 textures x 10 colours on random backgrounds, at random positions, sizes
 and angles (a different dataset from the Pets sample, as ImageNet is from Pets).
 Each image has three labels, so the fc layer has 8 + 4 + 10 = 22 outputs trained
 with one cross-entropy per attribute. The state dict (body + fc, float16: 1.3 MB)
 is saved, and lessons load it exactly like torchvision's weights:
-``model.load_state_dict(torch.load(get_weights("resnet34", "sample")))``.
+``model.load_state_dict(torch.load(get_weights("tiny_resnet")))``.
 
 Recipe: 20,000 images at 64 px, 15 epochs, batch size 32, AdamW (lr 3e-3,
 wd 0.01) with a one-cycle schedule, flips/zoom/warp/lighting on each batch, ImageNet
@@ -34,8 +34,8 @@ import torch
 import torch.nn.functional as F
 
 from coursehelpers.augment import IMAGENET_STATS, aug_transforms
-from coursehelpers.samples import shapes
 from coursehelpers.vision import tiny_resnet
+from coursesamples import shapes
 
 OUT = Path(__file__).resolve().parent / "weights" / "tiny_resnet.pth"
 

@@ -1,4 +1,4 @@
-"""Tests of coursehelpers.data against a real HTTP server on 127.0.0.1, and of the offline samples.
+"""Tests of coursehelpers.data and .download against a real HTTP server on 127.0.0.1, and of the samples.
 
 The server serves small archives in the real datasets' layouts (fake bytes, real
 folder names) and logs every request, so a test can tell exactly how many
@@ -27,10 +27,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from coursehelpers import data
-from coursehelpers.data import (DATASETS, WEIGHTS, DownloadError, Entry, ManualDownloadError,
-                                UnsafeArchiveError, VerificationError, download, extract,
-                                file_hashes, get_data, get_weights)
+from coursehelpers.data import BUNDLED_WEIGHTS, DATASETS, WEIGHTS, Entry, get_data, get_weights
+from coursehelpers.download import (MIB, DownloadError, ManualDownloadError, UnsafeArchiveError,
+                                    VerificationError, download, extract, file_hashes, missing_paths)
 
 
 # ---------------------------------------------------------------- a local server
@@ -78,7 +77,7 @@ def serve(srv, entry: Entry, body: bytes, mode: str = "ok", seconds: float = 0.0
     if not record:
         return entry
     return replace(entry, url=f"{srv.url}/{entry.file}", size=len(body),
-                   md5_first_mib=hashlib.md5(body[: data.MIB]).hexdigest(),
+                   md5_first_mib=hashlib.md5(body[:MIB]).hexdigest(),
                    sha256=hashlib.sha256(body).hexdigest())
 
 
@@ -201,7 +200,7 @@ def test_archive_put_in_place_by_hand_is_used_offline(tmp_path):
     body = tgz(PETS)
     (tmp_path / "archives").mkdir()
     (tmp_path / "archives" / "oxford-iiit-pet.tgz").write_bytes(body)
-    entry = replace(DATASETS["pets"], size=len(body), md5_first_mib=hashlib.md5(body[: data.MIB]).hexdigest())
+    entry = replace(DATASETS["pets"], size=len(body), md5_first_mib=hashlib.md5(body[:MIB]).hexdigest())
     root = get_data("pets", "full", tmp_path, closed_port_url(), {"pets": entry}, False)
     assert (root / "images" / "Abyssinian_1.jpg").read_bytes() == b"cat"
 
@@ -345,34 +344,53 @@ def test_torchvision_style_weights(server, tmp_path):
     prefix = hashlib.sha256(body).hexdigest()[:8]
     entry = replace(WEIGHTS["resnet18"], file=f"resnet18-{prefix}.pth", sha256=prefix)
     serve(server, entry, body, record=False)
-    path = get_weights("resnet18", "full", hub_dir=tmp_path, base_url=server.url,
+    path = get_weights("resnet18", hub_dir=tmp_path, base_url=server.url,
                        registry={"resnet18": entry}, progress=False)
     assert path == tmp_path / "checkpoints" / f"resnet18-{prefix}.pth" and path.read_bytes() == body
-    assert get_weights("resnet18", "full", hub_dir=tmp_path, base_url=server.url,
+    assert get_weights("resnet18", hub_dir=tmp_path, base_url=server.url,
                        registry={"resnet18": entry}) == path
     assert len(server.log) == 1
     wrong = replace(entry, file="resnet18-00000000.pth", sha256="00000000")
     serve(server, wrong, body, record=False)
     with pytest.raises(VerificationError, match="00000000"):
-        get_weights("resnet18", "full", hub_dir=tmp_path, base_url=server.url, registry={"resnet18": wrong})
+        get_weights("resnet18", hub_dir=tmp_path, base_url=server.url, registry={"resnet18": wrong})
     assert cached_files(tmp_path) == [f"checkpoints/resnet18-{prefix}.pth"]
 
 
 def test_wt103_archive(server, tmp_path):
     entry = serve(server, WEIGHTS["wt103_fwd"], tgz({"wt103-fwd/lstm_fwd.pth": b"w",
                                                      "wt103-fwd/itos_wt103.pkl": b"v"}))
-    path = get_weights("wt103_fwd", "full", folder=tmp_path, base_url=server.url,
+    path = get_weights("wt103_fwd", folder=tmp_path, base_url=server.url,
                        registry={"wt103_fwd": entry}, progress=False)
     assert path == tmp_path / "models" / "wt103-fwd" and (path / "lstm_fwd.pth").read_bytes() == b"w"
 
 
-def test_sample_weights_are_bundled(tmp_path):
+def test_bundled_weights_have_their_own_names(tmp_path):
     with pytest.raises(FileNotFoundError, match="data/make_tiny_resnet.py"):
-        get_weights("resnet34", "sample", bundled=tmp_path)
+        get_weights("tiny_resnet", bundled=tmp_path)
     (tmp_path / "tiny_resnet.pth").write_bytes(b"w")
-    assert get_weights("resnet34", "sample", bundled=tmp_path) == tmp_path / "tiny_resnet.pth"
-    (tmp_path / "wt103-fwd-sample").mkdir()
-    assert get_weights("wt103_fwd", "sample", bundled=tmp_path) == tmp_path / "wt103-fwd-sample"
+    assert get_weights("tiny_resnet", bundled=tmp_path) == tmp_path / "tiny_resnet.pth"
+    (tmp_path / "awd_lstm_small").mkdir()
+    (tmp_path / "awd_lstm_small" / "lstm_fwd.pth").write_bytes(b"w")
+    with pytest.raises(FileNotFoundError, match=r"lacks itos_wt103\.pkl.*data/make_sample_lm\.py"):
+        get_weights("awd_lstm_small", bundled=tmp_path)
+    (tmp_path / "awd_lstm_small" / "itos_wt103.pkl").write_bytes(b"v")
+    assert get_weights("awd_lstm_small", bundled=tmp_path) == tmp_path / "awd_lstm_small"
+
+
+def test_the_repository_bundles_both_sample_weights():
+    assert get_weights("tiny_resnet") == BUNDLED_WEIGHTS / "tiny_resnet.pth"
+    assert get_weights("tiny_resnet").is_file()
+    folder = get_weights("awd_lstm_small")
+    assert folder == BUNDLED_WEIGHTS / "awd_lstm_small"
+    assert sorted(p.name for p in folder.iterdir()) == ["itos_wt103.pkl", "lstm_fwd.pth"]
+
+
+def test_weights_take_no_size():
+    with pytest.raises(TypeError):
+        get_weights("resnet34", "sample")  # the old (arch, size) call fails loudly
+    assert set(WEIGHTS) == {"resnet18", "resnet34", "resnet50", "wt103_fwd", "tiny_resnet",
+                            "awd_lstm_small"}
 
 
 # ---------------------------------------------------------------- registry facts
@@ -415,19 +433,19 @@ SAMPLE_ENTRIES = [e for e in DATASETS.values() if e.sample]
 
 @pytest.mark.parametrize("entry", SAMPLE_ENTRIES, ids=[e.name for e in SAMPLE_ENTRIES])
 def test_sample_is_deterministic_and_in_the_real_layout(entry, tmp_path):
-    module = f"coursehelpers.samples.{entry.sample}"
+    module = f"coursesamples.{entry.sample}"
     try:
         generator = __import__(module, fromlist=["make_sample"])
     except ModuleNotFoundError as e:
         if e.name != module:
             raise
-        pytest.skip(f"coursehelpers/samples/{entry.sample}.py is not written yet")
+        pytest.skip(f"coursesamples/{entry.sample}.py is not written yet")
     for run in ("a", "b"):
         (tmp_path / run).mkdir()
         generator.make_sample(tmp_path / run)
     first, second = tree_hashes(tmp_path / "a"), tree_hashes(tmp_path / "b")
     assert first and first == second
-    assert data._missing(tmp_path / "a", entry.expected) == []  # same layout as the full data
+    assert missing_paths(tmp_path / "a", entry.expected) == []  # same layout as the full data
 
 
 def test_mnist_sample_layout_via_get_data(tmp_path, monkeypatch):
@@ -444,8 +462,24 @@ def test_mnist_sample_layout_via_get_data(tmp_path, monkeypatch):
     img = Image.open(root / lines[1].split(",")[0])
     assert img.size == (28, 28) and img.mode == "L" and img.getextrema()[1] > 200
     # made once: a second call neither regenerates nor imports anything new
-    monkeypatch.setattr("coursehelpers.samples.mnist_sample.make_sample", lambda dest: 1 / 0)
+    monkeypatch.setattr("coursesamples.mnist_sample.make_sample", lambda dest: 1 / 0)
     assert get_data("mnist_sample", "sample", tmp_path) == root
+
+
+def test_size_is_required_and_checked(tmp_path):
+    with pytest.raises(TypeError):
+        get_data("mnist_sample")
+    with pytest.raises(ValueError, match="'sample'.*'full'"):
+        get_data("mnist_sample", "big", tmp_path)
+    with pytest.raises(ValueError):
+        get_data("mnist_sample", None, tmp_path)  # None no longer means "read COURSE_SIZE"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_size_ignores_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_SIZE", "full")
+    root = get_data("mnist_sample", "sample", tmp_path)
+    assert root == tmp_path / "sample" / "mnist_sample"
 
 
 def test_mnist_layout(tmp_path):
@@ -466,12 +500,12 @@ def _fake_generator(calls: list, fail: bool = False) -> types.ModuleType:
         (dest / "sub" / "file.txt").write_text("same bytes every time")
         if fail:
             raise RuntimeError("generator broke halfway")
-    return types.SimpleNamespace(__name__="coursehelpers.samples._fake", make_sample=make_sample)
+    return types.SimpleNamespace(__name__="coursesamples._fake", make_sample=make_sample)
 
 
 def test_sample_generated_once_under_a_lock(tmp_path, monkeypatch):
     calls: list = []
-    monkeypatch.setitem(sys.modules, "coursehelpers.samples._fake", _fake_generator(calls))
+    monkeypatch.setitem(sys.modules, "coursesamples._fake", _fake_generator(calls))
     registry = {"fake": Entry("fake", None, "fake_root", None, None, None, sample="_fake")}
     results: list = []
     threads = [threading.Thread(target=lambda: results.append(get_data("fake", "sample", tmp_path, None, registry)))
@@ -485,11 +519,20 @@ def test_sample_generated_once_under_a_lock(tmp_path, monkeypatch):
 
 
 def test_broken_or_missing_generator_leaves_nothing(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "coursehelpers.samples._fake", _fake_generator([], fail=True))
+    monkeypatch.setitem(sys.modules, "coursesamples._fake", _fake_generator([], fail=True))
     registry = {"fake": Entry("fake", None, "fake_root", None, None, None, sample="_fake"),
                 "nope": Entry("nope", None, "nope", None, None, None, sample="not_written_yet")}
     with pytest.raises(RuntimeError, match="halfway"):
         get_data("fake", "sample", tmp_path, None, registry)
     assert cached_files(tmp_path) == [] and [p.name for p in (tmp_path / "sample").iterdir()] == [".fake_root.lock"]
-    with pytest.raises(ModuleNotFoundError, match="samples/not_written_yet.py does not exist yet"):
+    with pytest.raises(ModuleNotFoundError, match="coursesamples/not_written_yet.py does not exist yet"):
         get_data("nope", "sample", tmp_path, None, registry)
+
+
+def test_only_core_reads_the_environment():
+    """What you pass is what you get: no module but core looks at os.environ or COURSE_*."""
+    repo = Path(__file__).resolve().parent.parent
+    sources = sorted((repo / "coursehelpers").rglob("*.py")) + sorted((repo / "coursesamples").rglob("*.py"))
+    readers = [str(p.relative_to(repo)) for p in sources if p != repo / "coursehelpers" / "core.py"
+               and any(word in p.read_text() for word in ("environ", "getenv", "COURSE_"))]
+    assert readers == []

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from coursehelpers.samples import imdb
+from coursesamples import imdb
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from coursehelpers.samples.movielens_100k import GENRES, make_sample
+from coursesamples.movielens_100k import GENRES, make_sample
 
 FILES = ["README", "sample_truth.csv", "u.data", "u.genre", "u.item", "u.user"]
 

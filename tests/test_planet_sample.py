@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from coursehelpers.samples import planet
+from coursesamples import planet
 
 # Frequencies in the real train_v2.csv (40,479 images), as fractions of images.
 REAL_FREQ = {"primary": 0.93, "clear": 0.70, "agriculture": 0.31, "road": 0.20, "water": 0.18,

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coursehelpers.samples.rossmann import make_sample
+from coursesamples.rossmann import make_sample
 
 COLUMNS = {
     "train.csv": "Store,DayOfWeek,Date,Sales,Customers,Open,Promo,StateHoliday,SchoolHoliday",

@@ -1,7 +1,7 @@
 """Generate the offline MNIST 3-vs-7 sample in the layout of fastai's mnist_sample.
 
 Real handwritten 3s and 7s from scikit-learn's bundled digits (see
-``coursehelpers.samples.mnist`` for how they become 28x28 PNGs), split 80/20:
+``coursesamples.mnist`` for how they become 28x28 PNGs), split 80/20:
 
     dest/train/{3,7}/<index>.png
     dest/valid/{3,7}/<index>.png
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from coursehelpers.samples.mnist import digit_images, save_png, split_indices
+from coursesamples.mnist import digit_images, save_png, split_indices
 
 DIGITS = (3, 7)
 

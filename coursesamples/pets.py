@@ -292,7 +292,7 @@ def make_sample(dest: Path, n_per_breed: int = 20, seed: int = 0, quality: int =
             facing_rows.append((f"{name}.jpg", facing))
     header = ["#Image CLASS-ID SPECIES BREED-ID", "#CLASS-ID: 1-37 over breed names sorted ignoring case",
               "#SPECIES: 1 cat, 2 dog", "#BREED-ID: 1-12 among cats, 1-25 among dogs",
-              "#Synthetic sample: cartoon pets drawn by coursehelpers/samples/pets.py"]
+              "#Synthetic sample: cartoon pets drawn by coursesamples/pets.py"]
     (dest / "annotations" / "list.txt").write_text("\n".join(header + rows) + "\n")
     (dest / "annotations" / "trainval.txt").write_text("\n".join(trainval) + "\n")
     (dest / "annotations" / "test.txt").write_text("\n".join(test) + "\n")

@@ -1,1 +1,0 @@
-"""Generators of the bundled offline samples, one module per dataset, each with make_sample(dest)."""
