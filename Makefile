@@ -40,8 +40,9 @@ lessons: setup
 
 test: setup unit notebooks results
 
+# The unit tests, and every example in the docstrings of the package and the sample makers (doctest).
 unit: setup
-	$(BIN)/python -m pytest tests --ignore=tests/results -q
+	$(BIN)/python -m pytest tests coursehelpers coursesamples --doctest-modules --ignore=tests/results -q
 
 notebooks: setup
 	rm -rf $(METRICS)
