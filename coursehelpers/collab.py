@@ -19,9 +19,9 @@ import torch
 from torch import Tensor, nn
 
 from coursehelpers.config import TrainConfig
-from coursehelpers.dataloaders import DataLoaders, Prepare
+from coursehelpers.dataloaders import DataLoaders, Prepare, PreparedDataset
 from coursehelpers.learner import Learner
-from coursehelpers.tabular import PreparedDataset, emb_sz_rule
+from coursehelpers.tabular import emb_sz_rule
 
 
 def sigmoid_range(x: Tensor, lo: float, hi: float) -> Tensor:

@@ -98,6 +98,14 @@ def make_loader(ds: Dataset, bs: int, train: bool, seed: int = 0, device: torch.
     return DataLoader(ds, batch_sampler=sampler, collate_fn=collate_fn, **common)
 
 
+class PreparedDataset(TensorDataset):
+    """Tensors, and the `Prepare` that turns one raw item into inputs the same way (the task's ``*_dataloaders`` use it)."""
+
+    def __init__(self, prepare: Prepare, *tensors: Tensor):
+        super().__init__(*tensors)
+        self.prepare = prepare
+
+
 class DataLoaders:
     """A training and a validation DataLoader, the device, the class names and the task's `Prepare`.
 

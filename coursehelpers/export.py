@@ -32,7 +32,7 @@ FORMAT = "coursehelpers-export-2"
 # builder name -> (module, function): the only code an export can ask for.
 BUILDERS = {
     "vision": ("coursehelpers.vision", "vision_model"),
-    "tabular": ("coursehelpers.tabular", "tabular_model"),
+    "tabular": ("coursehelpers.tabular", "TabularModel"),
     "text_classifier": ("coursehelpers.text.ulmfit", "text_classifier"),
     "collab": ("coursehelpers.collab", "collab_model"),
 }
@@ -40,7 +40,7 @@ PREPARES = {
     "plain": ("coursehelpers.dataloaders", "Prepare"),
     "image": ("coursehelpers.vision", "ImagePrepare"),
     "text": ("coursehelpers.text.data", "TextPrepare"),
-    "tabular": ("coursehelpers.tabular", "TabularPrepare"),
+    "tabular": ("coursehelpers.tabular", "TabularProcessor"),
     "collab": ("coursehelpers.collab", "CollabPrepare"),
 }
 

@@ -15,10 +15,9 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor, nn
-from torch.utils.data import TensorDataset
 
 from coursehelpers.config import TrainConfig
-from coursehelpers.dataloaders import DataLoaders, Prepare
+from coursehelpers.dataloaders import DataLoaders, Prepare, PreparedDataset
 from coursehelpers.learner import Learner
 
 UNKNOWN, MISSING = 0, 1  # the first two codes of every categorical vocabulary
@@ -112,14 +111,6 @@ class TabularProcessor(Prepare):
         return proc
 
 
-class PreparedDataset(TensorDataset):
-    """Tensors, and the `Prepare` that turns a raw item into inputs the same way (``*_dataloaders`` reads it)."""
-
-    def __init__(self, prepare: Prepare, *tensors: Tensor):
-        super().__init__(*tensors)
-        self.prepare = prepare
-
-
 def tabular_dataloaders(train_ds: PreparedDataset, valid_ds: PreparedDataset, bs: int = 512, seed: int = 0,
                         device: torch.device | None = None) -> DataLoaders:
     """DataLoaders by the one rule; the model is called as ``model(x_cat, x_cont)`` (``n_inputs=2``)."""
@@ -168,10 +159,6 @@ class TabularModel(nn.Module):
         return out if self.y_range is None else self.y_range[0] + (self.y_range[1] - self.y_range[0]) * out.sigmoid()
 
 
-# The names the export's tables look up: the model from plain arguments, and the task's Prepare.
-tabular_model, TabularPrepare = TabularModel, TabularProcessor
-
-
 def tabular_learner(dls: DataLoaders, layers: Sequence[int], ps: float | Sequence[float] = 0.0,
                     emb_drop: float = 0.0, y_range: tuple[float, float] | None = None,
                     metrics: Sequence = (), config: TrainConfig | None = None) -> Learner:
@@ -180,6 +167,6 @@ def tabular_learner(dls: DataLoaders, layers: Sequence[int], ps: float | Sequenc
     args = dict(emb_szs=proc.emb_szs(), n_cont=len(proc.cont_names), out_sz=dls.train_ds.tensors[2].shape[1],
                 layers=list(layers), ps=ps if isinstance(ps, (int, float)) else list(ps), emb_drop=emb_drop,
                 y_range=y_range)
-    learn = Learner(tabular_model(**args), dls, nn.MSELoss(), metrics=metrics, activation=None, config=config)
+    learn = Learner(TabularModel(**args), dls, nn.MSELoss(), metrics=metrics, activation=None, config=config)
     learn.model_spec = {"builder": "tabular", "args": args}
     return learn
