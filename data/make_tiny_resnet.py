@@ -33,8 +33,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from coursehelpers.augment import IMAGENET_STATS, aug_transforms
-from coursehelpers.vision import tiny_resnet
+from coursehelpers.augment import aug_transforms
+from coursehelpers.vision import IMAGENET_STATS, tiny_resnet
 from coursesamples import shapes
 
 OUT = Path(__file__).resolve().parent / "weights" / "tiny_resnet.pth"

@@ -1,14 +1,10 @@
 """Unit tests of coursehelpers.augment on small known inputs (CPU; CUDA too when present)."""
-import os
-import time
-
 import pytest
 import torch
-from PIL import Image
 
 from coursehelpers.augment import (
-    IMAGENET_STATS, BatchAugment, aug_transforms, crop_zoom_matrix, dihedral_matrix, resample,
-    resize_images, rotate_matrix, valid_transforms, warp_matrix,
+    BatchAugment, CenterResize, aug_transforms, crop_zoom_matrix, dihedral_matrix, resample, rotate_matrix,
+    warp_matrix,
 )
 
 ATOL = 1e-5  # float32 rounding in the sampling grid; an interpolation error would be ~1e-1
@@ -127,7 +123,7 @@ def test_eval_mode_and_valid_transform_are_deterministic_centre_crops():
     x = asymmetric(2, h=8, w=12)
     aug = aug_transforms(size=8).eval()
     torch.testing.assert_close(aug(x), x[..., 2:10], atol=ATOL, rtol=0)
-    torch.testing.assert_close(valid_transforms(8)(x), x[..., 2:10], atol=ATOL, rtol=0)
+    torch.testing.assert_close(CenterResize(8)(x), x[..., 2:10], atol=ATOL, rtol=0)
 
 
 def test_lighting_bounds():
@@ -140,26 +136,3 @@ def test_lighting_bounds():
 def test_bad_arguments_say_what_to_do():
     with pytest.raises(ValueError, match="max_zoom"):
         aug_transforms(max_zoom=0.5)
-
-
-def test_imagenet_stats_shape():
-    mean, std = IMAGENET_STATS
-    assert len(mean) == len(std) == 3
-
-
-def test_resize_images_caches(tmp_path):
-    src, dst = tmp_path / "src", tmp_path / "dst"
-    (src / "a").mkdir(parents=True)
-    Image.new("RGB", (100, 50), (255, 0, 0)).save(src / "a" / "big.jpg")
-    Image.new("RGB", (20, 10), (0, 255, 0)).save(src / "small.png")
-    out = resize_images(src, dst, max_size=40)
-    assert sorted(p.relative_to(dst).as_posix() for p in out) == ["a/big.jpg", "small.png"]
-    assert Image.open(dst / "a" / "big.jpg").size == (40, 20)
-    assert Image.open(dst / "small.png").size == (20, 10)  # never enlarged
-    stamp = (dst / "a" / "big.jpg").stat().st_mtime_ns
-    time.sleep(0.01)
-    resize_images(src, dst, max_size=40)
-    assert (dst / "a" / "big.jpg").stat().st_mtime_ns == stamp  # up to date: skipped
-    os.utime(src / "a" / "big.jpg")  # the original changed: redone
-    resize_images(src, dst, max_size=40)
-    assert (dst / "a" / "big.jpg").stat().st_mtime_ns != stamp

@@ -1,4 +1,5 @@
-"""Unit tests of coursehelpers.vision: labelling, splitting, presizing, DataLoaders, body/head/learner (CPU)."""
+"""Unit tests of coursehelpers.images and coursehelpers.vision: loading, labelling, splitting, prepare, models, export (CPU)."""
+import numpy as np
 import pytest
 import torch
 import torchvision
@@ -6,13 +7,19 @@ from PIL import Image
 from torch import nn
 
 from coursehelpers.augment import aug_transforms
+from coursehelpers.config import TrainConfig
+from coursehelpers.export import load_learner
+from coursehelpers.images import (
+    ImageDataset, datasets_from_csv, datasets_from_folder, encode_labels, get_image_files, image_datasets,
+    label_from_regex, load_image, random_split,
+)
 from coursehelpers.vision import (
-    BODY_NAMES, ImageDataset, create_body, dataloaders_from_csv, dataloaders_from_folder, get_image_files,
-    dataloaders_from_name_re, encode_labels, image_tensor, label_from_regex, num_features, presize,
-    random_split, resnet_splitter, tiny_resnet, vision_head, vision_learner, weights_file,
+    BODY_NAMES, IMAGENET_STATS, ImagePrepare, create_body, image_dataloaders, resnet_splitter, tiny_resnet,
+    vision_head, vision_learner, vision_model,
 )
 
 CPU = torch.device("cpu")
+QUIET = TrainConfig(log=False)
 
 
 def write_image(path, colour, size=(40, 30)):
@@ -29,6 +36,37 @@ def folder_data(tmp_path):
             for i in range(n):
                 write_image(tmp_path / split / name / f"{i}.png", colour)
     return tmp_path
+
+
+def noisy_folder(tmp_path, n=8):
+    """Two classes of noisy images (reddish and bluish), each a different size, so predictions vary."""
+    rng = np.random.default_rng(0)
+    for name, channel in (("red", 0), ("blue", 2)):
+        for i in range(n):
+            pixels = rng.integers(0, 150, (30 + i, 40, 3), dtype=np.uint8)
+            pixels[..., channel] += 100
+            (tmp_path / "images" / name).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels).save(tmp_path / "images" / name / f"{i}.png")
+    return tmp_path / "images"
+
+
+# ---------------------------------------------------------------- images
+def test_load_image_takes_a_path_pil_array_or_tensor_the_same_way(tmp_path):
+    img = Image.new("RGB", (60, 30), (0, 0, 0))
+    img.paste((255, 255, 255), (15, 0, 45, 30))  # white central square, black sides
+    path = tmp_path / "a.png"
+    img.save(path)
+    from_path = load_image(path, item_size=20)
+    assert from_path.shape == (3, 20, 20) and from_path.dtype == torch.uint8
+    assert from_path.min() >= 200  # only the white centre is left (edges blend a little)
+    as_array = np.array(img)
+    for source in (img, as_array, torch.from_numpy(as_array).permute(2, 0, 1),
+                   torch.from_numpy(as_array).permute(2, 0, 1).float() / 255):
+        assert torch.equal(load_image(source, item_size=20), from_path)
+    assert load_image(path).shape == (3, 30, 60)  # no item_size: the file's own size
+    assert load_image(path, 10, mode="L").shape == (1, 10, 10)
+    with pytest.raises(TypeError, match="file path"):
+        load_image([1, 2, 3])
 
 
 def test_label_from_regex_on_pet_names():
@@ -54,104 +92,128 @@ def test_random_split_is_seeded_and_sized():
     assert a.equal(b) and a.sum() == 10 and not a.equal(random_split(50, 0.2, seed=2))
 
 
-def test_presize_keeps_the_centre_square(tmp_path):
-    img = Image.new("RGB", (60, 30), (0, 0, 0))
-    img.paste((255, 255, 255), (15, 0, 45, 30))  # white central square, black sides
-    out = presize(img, 20)
-    assert out.size == (20, 20)
-    x = image_tensor(write_image(tmp_path / "a.png", (0, 0, 0), (60, 30)), item_size=20)
-    assert x.shape == (3, 20, 20) and x.dtype == torch.float32
-    assert min(out.getextrema()[0]) >= 200  # only the white centre is left (edges blend a little)
-
-
-def test_image_dataset_items(tmp_path):
+def test_image_dataset_items_are_uint8_and_cached(tmp_path):
     files = [write_image(tmp_path / f"{i}.png", (255, 128, 0), (50 + i, 40)) for i in range(3)]
     ds = ImageDataset(files, torch.tensor([0, 1, 0]), ["a", "b"], item_size=32, cache=True)
     x, y = ds[1]
-    assert x.shape == (3, 32, 32) and 0 <= x.min() and x.max() <= 1 and y == 1 and ds.label(1) == "b"
-    assert torch.allclose(x[:, 0, 0], torch.tensor([1.0, 128 / 255, 0.0]))
-    assert ds[1][0].equal(x) and 1 in ds._cached  # the second access comes from the cache
-    u8 = ImageDataset(files, None, item_size=32, as_uint8=True)[0]
-    assert len(u8) == 1 and u8[0].dtype == torch.uint8
+    assert x.shape == (3, 32, 32) and x.dtype == torch.uint8 and y == 1 and not ds.multi_label
+    assert x[:, 0, 0].tolist() == [255, 128, 0]
+    assert ds[1][0] is x  # the second access comes from the cache
+    assert len(ImageDataset(files, item_size=8)[0]) == 1  # no targets: a test set
+    with pytest.raises(ValueError, match="pair up"):
+        ImageDataset(files, torch.tensor([0, 1]))
 
 
-def test_dataloaders_from_folder(folder_data):
-    dls = dataloaders_from_folder(folder_data, item_size=24, size=16, bs=4, device=CPU)
-    assert dls.classes == ["blue", "red"] and dls.c == 2
-    assert len(dls.train_dl.dataset) == 12 and len(dls.valid_dl.dataset) == 4
-    xb, yb = dls.one_batch("valid")
-    assert xb.shape == (4, 3, 16, 16) and yb.dtype == torch.long
-    raw = dls.denormalize(xb)  # normalised with ImageNet statistics, so it inverts to the colours
-    colours = torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])  # blue, red
-    assert torch.allclose(raw[:, :, 8, 8], colours[yb], atol=1e-5)
+def test_datasets_from_folder(folder_data):
+    train_ds, valid_ds = datasets_from_folder(folder_data, item_size=24)
+    assert train_ds.classes == valid_ds.classes == ["blue", "red"]
+    assert len(train_ds) == 12 and len(valid_ds) == 4 and valid_ds[0][0].shape == (3, 24, 24)
+    mixed, held_out = datasets_from_folder(folder_data, valid_pct=0.25, item_size=8)
+    assert len(mixed) + len(held_out) == 16 and len(held_out) == 4
 
 
-def test_shuffling_is_seeded(folder_data):
-    def first_targets(seed):
-        dls = dataloaders_from_folder(folder_data, valid_pct=0.25, item_size=8, bs=4, seed=seed, device=CPU)
-        return [dls.train_dl.dataset.files.index(f) for f in dls.train_dl.dataset.files], \
-            torch.cat([b[-1] for b in dls.train_dl]).tolist()
-
-    assert first_targets(3) == first_targets(3)
-
-
-def test_dataloaders_from_name_re(tmp_path):
-    for breed in ("Bengal", "pug", "great_pyrenees"):
-        for i in range(1, 6):
-            write_image(tmp_path / "images" / f"{breed}_{i}.jpg", (10, 20, 30))
-    dls = dataloaders_from_name_re(tmp_path / "images", r"^(.+)_\d+\.jpg$", valid_pct=0.2, item_size=16,
-                                   bs=4, device=CPU)
-    assert dls.classes == ["Bengal", "great_pyrenees", "pug"]
-    assert len(dls.valid_dl.dataset) == 3
+def test_image_datasets_split_and_refuse_an_empty_side(folder_data):
+    files = get_image_files(folder_data / "train")
+    labels = [f.parent.name for f in files]
+    train_ds, valid_ds = image_datasets(files, labels, valid_pct=0.25, seed=1, item_size=8)
+    again = image_datasets(files, labels, valid_pct=0.25, seed=1, item_size=8)[1]
+    assert len(valid_ds) == 3 and valid_ds.files == again.files
+    assert not set(train_ds.files) & set(valid_ds.files)
+    with pytest.raises(ValueError, match="both training and validation"):
+        image_datasets(files, labels, valid=[False] * len(files))
 
 
-def test_dataloaders_from_csv_multi_label(tmp_path):
+def test_datasets_from_csv_multi_label(tmp_path):
     names = [f"train_{i}" for i in range(10)]
     for name in names:
         write_image(tmp_path / "train-jpg" / f"{name}.jpg", (0, 200, 0))
     tags = ["clear primary", "haze", "clear primary water", "cloudy", "", "haze primary", "clear", "clear",
             "partly_cloudy", "clear primary"]
     (tmp_path / "train_v2.csv").write_text("image_name,tags\n" + "\n".join(f"{n},{t}" for n, t in zip(names, tags)))
-    dls = dataloaders_from_csv(tmp_path, "train_v2.csv", folder="train-jpg", suffix=".jpg", label_delim=" ",
-                               item_size=16, bs=4, device=CPU)
-    assert dls.classes == ["clear", "cloudy", "haze", "partly_cloudy", "primary", "water"]
-    ds = dls.train_dl.dataset
-    assert ds.multi_label and ds.targets.shape[1] == 6
-    halves = dataloaders_from_csv(tmp_path, "train_v2.csv", folder="train-jpg", suffix=".jpg",
-                                  label_delim=" ", valid_pct=0.5, item_size=16, device=CPU)
-    assert len(halves.valid_dl.dataset) == 5
+    train_ds, valid_ds = datasets_from_csv(tmp_path, "train_v2.csv", folder="train-jpg", suffix=".jpg",
+                                           label_delim=" ", item_size=16)
+    assert train_ds.classes == ["clear", "cloudy", "haze", "partly_cloudy", "primary", "water"]
+    assert train_ds.multi_label and train_ds.targets.shape == (8, 6) and len(valid_ds) == 2
 
 
-def test_dataloaders_from_csv_valid_column(tmp_path):
+def test_datasets_from_csv_valid_column(tmp_path):
     for i in range(6):
         write_image(tmp_path / f"{i}.png", (0, 0, 0))
     flags = ["False", "True", "false", "False", "TRUE", "False"]  # as text: bool("False") would be True
     (tmp_path / "labels.csv").write_text("name,label,is_valid\n" + "\n".join(
         f"{i}.png,{'ab'[i % 2]},{f}" for i, f in enumerate(flags)))
-    dls = dataloaders_from_csv(tmp_path, valid_col="is_valid", item_size=8, device=CPU)
-    assert [f.name for f in dls.valid_dl.dataset.files] == ["1.png", "4.png"]
+    _, valid_ds = datasets_from_csv(tmp_path, valid_col="is_valid", item_size=8)
+    assert [f.name for f in valid_ds.files] == ["1.png", "4.png"]
 
 
+# ---------------------------------------------------------------- prepare and dataloaders
+def test_dataloaders_prepare_batches_on_the_device(folder_data):
+    train_ds, valid_ds = datasets_from_folder(folder_data, item_size=24)
+    dls = image_dataloaders(train_ds, valid_ds, bs=4, size=16, device=CPU)
+    assert dls.classes == ["blue", "red"] and dls.c == 2 and dls.prepare.item_size == 24
+    xb, yb = dls.one_batch("valid")
+    assert xb.shape == (4, 3, 16, 16) and xb.dtype == torch.float32 and yb.dtype == torch.long
+    assert xb.is_contiguous(memory_format=torch.channels_last)
+    raw = dls.prepare.denormalize(xb)  # normalised with ImageNet statistics, so it inverts to the colours
+    colours = torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])  # blue, red
+    assert torch.allclose(raw[:, :, 8, 8], colours[yb], atol=1e-5)
+    mean = torch.tensor(IMAGENET_STATS[0])
+    assert torch.allclose(xb[:, :, 8, 8] * torch.tensor(IMAGENET_STATS[1]) + mean, colours[yb], atol=1e-5)
+
+
+def test_shuffling_is_seeded(folder_data):
+    train_ds, valid_ds = datasets_from_folder(folder_data, item_size=8)
+
+    def targets(seed):
+        dls = image_dataloaders(train_ds, valid_ds, bs=4, seed=seed, device=CPU)
+        return torch.cat([b[-1] for b in dls.train]).tolist()
+
+    assert targets(3) == targets(3) and len(targets(3)) == 12
+
+
+def test_image_prepare_augments_only_training_batches():
+    x = torch.randint(0, 256, (4, 3, 24, 24), dtype=torch.uint8)
+    prep = ImagePrepare(size=16, train_tfm=aug_transforms(16, generator=torch.Generator().manual_seed(0)),
+                        norm_stats=None, channels_last=False)
+    valid, train = prep((x,), train=False)[0], prep((x,), train=True)[0]
+    assert valid.shape == train.shape == (4, 3, 16, 16) and not torch.allclose(valid, train)
+    assert torch.equal(prep((x,), train=False)[0], valid)  # validation is deterministic
+
+
+def test_image_prepare_config_is_plain_data_and_rebuilds_it():
+    prep = ImagePrepare(size=64, item_size=80, train_tfm=aug_transforms(64))
+    config = prep.config()
+    assert config == {"kind": "image", "size": 64, "item_size": 80, "norm_stats": IMAGENET_STATS,
+                      "channels_last": True}
+    back = ImagePrepare.from_config(config)
+    x = torch.randint(0, 256, (2, 3, 80, 80), dtype=torch.uint8)
+    assert torch.equal(back((x,), train=False)[0], prep((x,), train=False)[0])
+    assert back.encode(Image.new("RGB", (120, 90)))[0].shape == (1, 3, 80, 80)
+
+
+# ---------------------------------------------------------------- models
 def test_tiny_resnet_has_torchvision_names_and_is_small():
     tiny = tiny_resnet(num_classes=10)
-    resnet18_keys = set(torchvision.models.resnet18().state_dict())
-    assert set(tiny.state_dict()) <= resnet18_keys  # same names: the same loading code serves both
+    assert set(tiny.state_dict()) <= set(torchvision.models.resnet18().state_dict())
     assert all(hasattr(tiny, name) for name in BODY_NAMES)
     assert sum(p.numel() for p in tiny.parameters()) < 1_000_000
 
 
-def test_bundled_weights_load_into_the_body():
-    path = weights_file("resnet34", "sample")  # bundled in the repository: must exist
-    state = torch.load(path, weights_only=True)
-    body = create_body("resnet34", pretrained=True, size="sample")
+def test_bundled_weights_load_into_the_tiny_body():
+    from coursehelpers.data import get_weights
+
+    state = torch.load(get_weights("tiny_resnet"), weights_only=True)
+    body = create_body("tiny_resnet", pretrained=True)
     assert torch.equal(body.conv1.weight, state["conv1.weight"].float())
-    assert path.stat().st_size < 4_000_000
 
 
-def test_full_mode_body_is_torchvision_resnet34():
-    body = create_body("resnet34", pretrained=False, size="full")  # no download when not pretrained
-    assert list(dict(body.named_children())) == list(BODY_NAMES) and num_features(body) == 512
-    assert isinstance(body.layer1[0], torchvision.models.resnet.BasicBlock) and len(body.layer3) == 6
+def test_the_arch_named_is_the_arch_built():
+    body = create_body("resnet34", pretrained=False)  # no download when not pretrained
+    assert list(dict(body.named_children())) == list(BODY_NAMES) and len(body.layer3) == 6
+    assert isinstance(body.layer1[0], torchvision.models.resnet.BasicBlock)
+    model = vision_model("resnet50", n_out=7)
+    assert isinstance(model.body.layer1[0], torchvision.models.resnet.Bottleneck)
+    assert model.head[1].num_features == 2 * 2048 and model.head[-1].out_features == 7
 
 
 def test_head_layers_in_order():
@@ -163,32 +225,62 @@ def test_head_layers_in_order():
 
 
 def test_splitter_covers_every_parameter_once():
-    model = nn.Sequential(create_body("tiny_resnet", pretrained=False), vision_head(192, 3))
+    model = vision_model("tiny_resnet", 3)
     groups = resnet_splitter(model)
     ids = [id(p) for g in groups for p in g]
     assert len(groups) == 3 and len(ids) == len(set(ids)) == len(list(model.parameters()))
 
 
+# ---------------------------------------------------------------- learner
 def test_vision_learner_starts_frozen_and_trains(folder_data):
-    dls = dataloaders_from_folder(folder_data, item_size=32, size=32, bs=4, device=CPU,
-                                  train_tfm=aug_transforms(size=32, generator=torch.Generator().manual_seed(0)))
+    train_ds, valid_ds = datasets_from_folder(folder_data, item_size=32)
+    dls = image_dataloaders(train_ds, valid_ds, bs=4, size=32, device=CPU,
+                            train_tfm=aug_transforms(size=32, generator=torch.Generator().manual_seed(0)))
     torch.manual_seed(0)
-    learn = vision_learner(dls, "tiny_resnet", pretrained=False, progress=False, log_epochs=False)
-    assert isinstance(learn.loss_func, nn.CrossEntropyLoss) and learn.channels_last
-    learn.freeze()
-    body, head = learn.model[0], learn.model[1]
+    learn = vision_learner(dls, "tiny_resnet", config=QUIET)
+    assert isinstance(learn.loss_func, nn.CrossEntropyLoss) and learn.activation == "softmax"
+    assert learn.model_spec == {"builder": "vision", "args": {"arch": "tiny_resnet", "n_out": 2,
+                                                                "channels_last": True}}
+    body, head = learn.model.body, learn.model.head
+    assert body.conv1.weight.is_contiguous(memory_format=torch.channels_last)
     assert not body.conv1.weight.requires_grad and body.bn1.weight.requires_grad  # BN keeps training
     assert all(p.requires_grad for p in head.parameters())
     learn.unfreeze()
     before = body.conv1.weight.detach().clone()
     learn.fit_one_cycle(1, 1e-2)
     assert len(learn.history) == 1 and not body.conv1.weight.detach().equal(before)
-    label, probs = learn.predict(image_tensor(folder_data / "valid" / "red" / "0.png", 32))
-    assert label in dls.classes and probs.shape == (2,)
+
+
+def test_multi_hot_targets_get_bce_and_sigmoid(tmp_path):
+    for i in range(8):
+        write_image(tmp_path / f"{i}.png", (i * 30, 0, 0))
+    (tmp_path / "labels.csv").write_text("name,tags\n" + "\n".join(f"{i}.png,{'a b' if i % 2 else 'b'}"
+                                                                    for i in range(8)))
+    train_ds, valid_ds = datasets_from_csv(tmp_path, label_delim=" ", item_size=16, valid_pct=0.25)
+    learn = vision_learner(image_dataloaders(train_ds, valid_ds, bs=2, device=CPU), "tiny_resnet",
+                           pretrained=False, config=QUIET)
+    assert isinstance(learn.loss_func, nn.BCEWithLogitsLoss) and learn.activation == "sigmoid"
+    assert all(p.requires_grad for p in learn.model.parameters())  # not pretrained: nothing frozen
+
+
+def test_export_reload_and_predict_a_file_like_get_preds(tmp_path):
+    train_ds, valid_ds = datasets_from_folder(noisy_folder(tmp_path), valid_pct=0.25, item_size=40)
+    dls = image_dataloaders(train_ds, valid_ds, bs=4, size=32, device=CPU, train_tfm=aug_transforms(32))
+    torch.manual_seed(0)
+    learn = vision_learner(dls, "tiny_resnet", config=QUIET)
+    learn.fine_tune(1, base_lr=1e-2)
+    preds, _ = learn.get_preds()
+    reloaded = load_learner(learn.export(tmp_path / "model.pth"), device=CPU)
+    assert reloaded.dls.classes == dls.classes and reloaded.activation == "softmax"
+    for i, file in enumerate(valid_ds.files):
+        label, probs = reloaded.predict(file)
+        assert torch.allclose(probs, preds[i], atol=1e-5), (file, probs, preds[i])
+        assert label == dls.classes[int(preds[i].argmax())]
+    assert not torch.allclose(preds[0], preds[1])  # the check above compared different predictions
 
 
 def test_pets_sample_layout_and_determinism(tmp_path):
-    from coursehelpers.samples import pets
+    from coursesamples import pets
 
     pets.make_sample(tmp_path / "a", n_per_breed=2)
     pets.make_sample(tmp_path / "b", n_per_breed=2)
@@ -204,7 +296,7 @@ def test_pets_sample_layout_and_determinism(tmp_path):
 
 
 def test_shapes_are_deterministic():
-    from coursehelpers.samples import shapes
+    from coursesamples import shapes
 
     (a, la), (b, lb) = shapes.generate(20, 32, seed=3), shapes.generate(20, 32, seed=3)
     assert a.equal(b) and la.equal(lb) and la.shape == (20, 3)

@@ -1,4 +1,4 @@
-"""Unit tests of coursehelpers.viz on constructed inputs (no display needed; CPU)."""
+"""Unit tests of coursehelpers.viz and coursehelpers.interpret on constructed inputs (no display needed; CPU)."""
 from types import SimpleNamespace
 
 import numpy as np
@@ -8,10 +8,11 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from coursehelpers.augment import aug_transforms
+from coursehelpers.interpret import confusion_matrix, grad_cam, most_confused, summary, top_losses
+from coursehelpers.vision import ImagePrepare, vision_model
 from coursehelpers.viz import (
-    confusion_matrix, grad_cam, last_conv_block, most_confused, plot_confusion_matrix, plot_filters,
-    plot_top_losses, show_augmentations, show_batch, show_grad_cam, show_images, show_results, summary,
-    top_losses,
+    plot_confusion_matrix, plot_filters, plot_top_losses, show_augmentations, show_batch, show_grad_cam,
+    show_images, to_hwc,
 )
 
 CLASSES = ["red", "green"]
@@ -55,23 +56,16 @@ def test_grad_cam_highlights_the_region_that_drives_each_class():
 
 def test_grad_cam_leaves_the_model_as_it_was():
     net = colour_detector().train()
-    grad_cam(net, red_top_left_green_bottom_right())  # default layer: the last Conv2d
+    grad_cam(net, red_top_left_green_bottom_right(), layer=net[0])
     assert net.training and not net[0]._forward_hooks and not net[0]._backward_hooks
-
-
-def test_last_conv_block_of_body_head_model():
-    body = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Sequential(nn.Conv2d(4, 4, 3)))
-    model = nn.Sequential(body, nn.Flatten())
-    assert last_conv_block(model) is body[-1]
 
 
 def fake_learner(model: nn.Module, images: torch.Tensor, targets: torch.Tensor):
     """Just enough of a Learner/DataLoaders for the plotting functions: no training needed."""
-    dataset = list(zip(images, targets))
+    prepare = ImagePrepare(norm_stats=None, channels_last=False)
     dls = SimpleNamespace(
-        classes=CLASSES, device=torch.device("cpu"), norm_stats=None, valid_tfm=None,
-        one_batch=lambda split="train": (images, targets), denormalize=lambda x: x,
-        valid_dl=SimpleNamespace(dataset=dataset),
+        classes=CLASSES, device=torch.device("cpu"), prepare=prepare, to_device=lambda batch: batch,
+        one_batch=lambda split="train": (images, targets), valid_ds=list(zip(images, targets)),
     )
     get_preds = lambda: (model(images).softmax(1).detach(), targets)  # noqa: E731
     return SimpleNamespace(model=model, dls=dls, get_preds=get_preds)
@@ -84,19 +78,28 @@ def test_plots_return_figures():
     learn = fake_learner(net, images, targets)
     preds, _ = learn.get_preds()
     figures = [
-        show_images(images, ["a", "b", "c"]), show_batch(learn.dls, n=2), show_results(learn, n=3),
+        show_images(images, ["a", "b", "c"]), show_batch(learn.dls, n=2),
         plot_confusion_matrix(confusion_matrix(preds, targets), CLASSES), plot_top_losses(learn, k=2),
-        show_grad_cam(learn, images[0]), plot_filters(net), show_augmentations(images[0], aug_transforms(12), n=4),
+        show_grad_cam(learn, images[0], layer=net[1]), plot_filters(net),
+        show_augmentations(images[0], aug_transforms(12), n=4),
     ]
     assert all(isinstance(fig, Figure) for fig in figures)
     assert len(figures[1].axes) == 2 and figures[1].axes[0].get_title() == "red"
+    assert figures[4].axes[1].get_title() == "Grad-CAM: red"
 
 
-def test_show_results_colours_right_and_wrong():
-    net = colour_detector()
-    images = torch.stack([red_top_left_green_bottom_right()] * 2)
-    fig = show_results(fake_learner(net, images, torch.tensor([0, 1])), n=2)
-    assert [ax.title.get_color() for ax in fig.axes] == ["green", "red"]
+def test_plots_leave_pyplot_alone():
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    show_images(torch.rand(2, 3, 4, 4))
+    assert plt.get_fignums() == before
+
+
+def test_uint8_and_float_images_show_the_same():
+    img = torch.randint(0, 256, (3, 4, 4), dtype=torch.uint8)
+    np.testing.assert_allclose(to_hwc(img), to_hwc(img.float() / 255), atol=1e-7)
+    assert to_hwc(torch.rand(1, 4, 4)).shape == (4, 4)  # grey
 
 
 def test_confusion_matrix_and_most_confused_on_known_counts():
@@ -119,17 +122,14 @@ def test_top_losses_orders_by_loss():
 
 
 def test_summary_counts_every_parameter_once():
-    from coursehelpers.vision import create_body, vision_head
-
-    body = create_body("tiny_resnet", pretrained=False)
-    model = nn.Sequential(body, vision_head(192, 5))
-    for p in body.parameters():
+    model = vision_model("tiny_resnet", 5)
+    for p in model.body.parameters():
         p.requires_grad_(False)
     df = summary(model, torch.rand(2, 3, 32, 32))
     assert df["params"].sum() == sum(p.numel() for p in model.parameters())
     assert list(df.columns) == ["layer", "type", "output_shape", "params", "trainable"]
     assert df.iloc[-1]["output_shape"] == "[2, 5]" and df.iloc[-1]["trainable"]
-    assert df.iloc[0]["layer"] == "0.conv1" and not df.iloc[0]["trainable"]
+    assert df.iloc[0]["layer"] == "body.conv1" and not df.iloc[0]["trainable"]
 
 
 def test_grad_cam_rejects_a_layer_of_another_model():
