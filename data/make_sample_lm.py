@@ -18,7 +18,9 @@ Measured when the committed files were made (Python 3.11.7, torch 2.x, one threa
 of a 2-core Xeon shared with other jobs): 4,232 documents, 225,878 tokens, vocabulary
 3,663; 12 epochs in 503 s (21-55 s an epoch depending on the load; about 5 minutes
 on an idle core); validation perplexity 58.8, next-word accuracy 0.298; 3.3 MB.
-A different Python version collects slightly different docstrings, so its bytes differ.
+A different Python version collects slightly different docstrings, so its bytes differ; and the
+committed files predate the seeded language-model loaders (they shuffled from torch's global
+generator), so a fresh run gives other bytes.
 """
 from __future__ import annotations
 
@@ -30,10 +32,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from coursehelpers.config import TrainConfig
 from coursehelpers.core import set_seed
-from coursehelpers.learner import DataLoaders, Learner
-from coursehelpers.metrics import accuracy
-from coursehelpers.text import Vocab, lm_loader, language_model, save_fastai_lm, tokenize_texts
+from coursehelpers.learner import Learner
+from coursehelpers.metrics import accuracy, batchwise
+from coursehelpers.text.data import Vocab, lm_dataloaders
+from coursehelpers.text.tokenize import tokenize_texts
+from coursehelpers.text.ulmfit import language_model, save_fastai_lm
 from coursesamples.english import english_corpus
 
 OUT = Path(__file__).resolve().parent / "weights" / "awd_lstm_small"
@@ -53,11 +58,10 @@ def main(epochs: int = 12, lr: float = 5e-3, bs: int = 32, seq_len: int = 64, mi
     valid, train = [ids[i] for i in order[:n_valid]], [ids[i] for i in order[n_valid:]]
     print(f"{len(docs)} documents, {sum(map(len, ids)):,} tokens, vocabulary {len(vocab):,}")
 
-    cpu = torch.device("cpu")
-    dls = DataLoaders(lm_loader(train, bs, seq_len, shuffle=True), lm_loader(valid, bs, seq_len), device=cpu)
+    dls = lm_dataloaders(train, valid, bs, seq_len, seed=seed, device=torch.device("cpu"))
     model = language_model(len(vocab), drop_mult=drop_mult, embed_init=embed_init, **SIZES)
-    learn = Learner(model, dls, nn.CrossEntropyLoss(), metrics=[accuracy], grad_clip=0.25,
-                    progress=False, device=cpu)
+    learn = Learner(model, dls, nn.CrossEntropyLoss(), metrics=[batchwise(accuracy)],
+                    config=TrainConfig(grad_clip=0.25))
     learn.fit_one_cycle(epochs, lr)
 
     ppl = math.exp(learn.history.valid_loss.iloc[-1])

@@ -1,0 +1,119 @@
+"""fastai's LM files, the ULMFiT learners, export and prediction, on tiny models (CPU, seconds)."""
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+
+from coursehelpers.config import TrainConfig
+from coursehelpers.export import load_learner
+from coursehelpers.text.data import TextClassDataset, Vocab, lm_dataloaders, text_classifier_dataloaders
+from coursehelpers.text.tokenize import PAD, SPECIALS, UNK, tokenize
+from coursehelpers.text.ulmfit import (ITOS_FILE, LM_FILE, generate, language_model, language_model_learner,
+                                       neighbours, read_fastai_lm, save_fastai_lm, text_classifier_learner)
+
+CPU = torch.device("cpu")
+QUIET = TrainConfig(log=False, grad_clip=0.25)
+OLD_ITOS = list(SPECIALS) + ["the", "film", "good"]
+
+
+@pytest.fixture
+def fastai_folder(tmp_path):
+    """A tiny language model saved in fastai's layout, and the model."""
+    torch.manual_seed(0)
+    lm = language_model(len(OLD_ITOS), emb_size=4, hidden_size=6, n_layers=2)
+    save_fastai_lm(lm, OLD_ITOS, tmp_path)
+    return tmp_path, lm
+
+
+def test_saved_file_has_fastai_keys(fastai_folder):
+    folder, _ = fastai_folder
+    keys = set(torch.load(folder / LM_FILE))
+    assert {"0.encoder.weight", "0.encoder_dp.emb.weight", "0.rnns.1.weight_hh_l0_raw", "0.rnns.0.module.weight_ih_l0",
+            "0.rnns.0.module.bias_hh_l0", "1.decoder.weight", "1.decoder.bias"} <= keys
+    with open(folder / ITOS_FILE, "rb") as f:
+        assert pickle.load(f) == OLD_ITOS
+
+
+def test_fastai_file_wrapped_in_model_key_reads_the_same(fastai_folder):
+    folder, _ = fastai_folder
+    plain, itos = read_fastai_lm(folder)
+    torch.save({"model": torch.load(folder / LM_FILE), "opt": {}}, folder / LM_FILE)
+    wrapped, _ = read_fastai_lm(folder)
+    assert itos == OLD_ITOS and plain.keys() == wrapped.keys()
+    assert all(torch.equal(plain[k], wrapped[k]) for k in plain)
+
+
+def test_pickled_itos_with_code_is_refused(fastai_folder):
+    folder, _ = fastai_folder
+    with open(folder / ITOS_FILE, "wb") as f:
+        pickle.dump([UNK, PAD, print], f)  # a reference to a function, not a string
+    with pytest.raises(pickle.UnpicklingError):
+        read_fastai_lm(folder)
+
+
+def _lm_dls(itos):
+    docs = [torch.randint(0, len(itos), (60,)) for _ in range(4)]
+    return lm_dataloaders(docs, docs[:2], bs=2, seq_len=8, device=CPU)
+
+
+def test_language_model_learner_matches_the_vocabulary_and_trains(fastai_folder):
+    folder, old = fastai_folder
+    new_itos = list(SPECIALS) + ["good", "movie", "the"]
+    learn = language_model_learner(_lm_dls(new_itos), folder, new_itos, config=QUIET)
+    lm = learn.model
+    old_emb, new_emb = old.encoder.embed.weight, lm.encoder.embed.weight
+    assert lm.encoder.hidden_size == 6 and lm.encoder.n_layers == 2 and new_emb.shape == (10, 4)
+    for tok in ("good", "the", UNK, PAD):
+        assert torch.equal(new_emb[new_itos.index(tok)], old_emb[OLD_ITOS.index(tok)])
+    movie = new_itos.index("movie")
+    assert torch.allclose(new_emb[movie], old_emb.mean(0))  # a new token starts at the mean row
+    assert torch.allclose(lm.decoder.bias[movie], old.decoder.bias.mean())
+    assert lm.decoder.weight is lm.encoder.embed.weight  # still tied after loading
+    assert torch.equal(lm.encoder.rnns[1].weight_hh_l0_raw, old.encoder.rnns[1].weight_hh_l0_raw)
+    before = learn.validate()
+    learn.fit_one_cycle(2, 1e-2)
+    assert set(before) == {"valid_loss", "accuracy"} and learn.history.valid_loss.iloc[-1] < before["valid_loss"]
+
+
+def _classifier(encoder, pretrained=True):
+    vocab = Vocab(list(SPECIALS) + ["good", "great", "bad", "awful", "film"])
+    texts = ["good film", "great great film", "bad film", "awful bad film"] * 4
+    ds = TextClassDataset([vocab.encode(tokenize(t)) for t in texts], [1, 1, 0, 0] * 4, ["neg", "pos"])
+    dls = text_classifier_dataloaders(ds, ds, vocab, bs=4, device=CPU)
+    return text_classifier_learner(dls, encoder, drop_mult=0.1, config=QUIET, pretrained=pretrained)
+
+
+def test_text_classifier_learner_starts_from_the_encoder():
+    torch.manual_seed(0)
+    encoder = language_model(12, emb_size=4, hidden_size=6, n_layers=2).encoder
+    learn = _classifier(encoder.state_dict())
+    assert all(torch.equal(a, b) for a, b in zip(learn.model.encoder.state_dict().values(),
+                                                 encoder.state_dict().values()))
+    assert len(learn.param_groups()) == 4 and learn.activation == "softmax"
+    assert learn.model_spec == {"builder": "text_classifier", "args": dict(
+        vocab_size=12, n_classes=2, emb_size=4, hidden_size=6, n_layers=2, drop_mult=0.1)}
+    scratch = _classifier(encoder, pretrained=False)
+    assert not torch.equal(scratch.model.encoder.embed.weight, encoder.embed.weight)
+
+
+def test_classifier_export_round_trip_predicts_a_review(tmp_path):
+    torch.manual_seed(0)
+    learn = _classifier(language_model(12, emb_size=4, hidden_size=6, n_layers=2).encoder)
+    learn.path = tmp_path
+    learn.fit_one_cycle(3, 3e-2)
+    label, probs = learn.predict("A GREAT film")
+    loaded = load_learner(learn.export(), device=CPU)
+    label2, probs2 = loaded.predict("A GREAT film")
+    assert label == label2 and label in ("neg", "pos") and torch.allclose(probs, probs2, atol=1e-6)
+
+
+def test_generate_is_repeatable_and_neighbours_rank_by_cosine():
+    vocab = Vocab(list(SPECIALS) + ["good", "film", "."])
+    lm = language_model(len(vocab), 4, 6, 2)
+    a, b = (generate(lm, vocab, "Good film", 5, generator=torch.Generator().manual_seed(0)) for _ in range(2))
+    assert a == b and a.startswith("Good film")
+    emb = torch.zeros(len(vocab), 2)
+    emb[7], emb[8], emb[9] = torch.tensor([1.0, 0.0]), torch.tensor([0.9, 0.1]), torch.tensor([0.5, 0.5])
+    assert neighbours(emb, vocab, "good", k=2) == ["film", "."]
