@@ -86,16 +86,20 @@ def make_loader(ds: Dataset, bs: int, train: bool, seed: int = 0, device: torch.
                 num_workers: int = 0) -> DataLoader:
     """One DataLoader by the rule in this module's docstring (``train`` shuffles and drops a partial batch)."""
     device = device if device is not None else default_device()
+    # Each pass of a DataLoader draws a seed for its workers from its `generator`, or else from torch's
+    # global one, which dropout and augmentation use: so every loader gets a seeded generator.
+    generator = torch.Generator().manual_seed(seed)
     common = dict(num_workers=num_workers, pin_memory=device.type == "cuda", worker_init_fn=seed_worker,
                   persistent_workers=num_workers > 0)
     if isinstance(ds, IterableDataset):  # it yields whole batches and shuffles itself
-        return DataLoader(ds, batch_size=None, **common)
-    generator = torch.Generator().manual_seed(seed)
+        return DataLoader(ds, batch_size=None, generator=generator, **common)
     sampler = batches(ds, bs, train, generator, train and len(ds) > bs)
     if isinstance(ds, TensorDataset) and collate_fn is None:
         # ds[list_of_rows] returns the whole batch at once: no per-row collation
-        return DataLoader(ds, sampler=sampler, batch_size=None, **common)
-    return DataLoader(ds, batch_sampler=sampler, collate_fn=collate_fn, **common)
+        return DataLoader(ds, sampler=sampler, batch_size=None, generator=torch.Generator().manual_seed(seed),
+                          **common)
+    # per-item datasets: sampler and loader share the generator, as DataLoader(shuffle=True, generator=g) does
+    return DataLoader(ds, batch_sampler=sampler, collate_fn=collate_fn, generator=generator, **common)
 
 
 class PreparedDataset(TensorDataset):

@@ -86,3 +86,14 @@ def test_reloaded_dataloaders_without_loaders_say_what_to_do():
         assert "learn.predict" in str(e)
     else:
         raise AssertionError("one_batch without a loader must raise")
+
+
+def test_iterating_the_loaders_never_draws_from_the_global_generator():
+    # dropout and augmentation draw from torch's global generator: a pass over the data must not shift it
+    for ds in (tensors(20), Items(20)):
+        dls = DataLoaders.from_datasets(ds, ds, bs=4, device=CPU)
+        torch.manual_seed(0)
+        expected = torch.rand(3)
+        torch.manual_seed(0)
+        list(dls.train), list(dls.valid)
+        assert torch.equal(torch.rand(3), expected)
