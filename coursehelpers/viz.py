@@ -35,7 +35,13 @@ def show_images(images: torch.Tensor | Sequence[torch.Tensor], titles: Sequence[
     Example:
         >>> [ax.get_title() for ax in show_images(torch.rand(3, 3, 8, 8), titles=list("abc")).axes]
         ['a', 'b', 'c', '']
+        >>> show_images([]).texts[0].get_text()   # nothing to show (say, no mistakes) is a figure that says so
+        'no images to show'
     """
+    if len(images) == 0:
+        fig = Figure(figsize=(3, 0.6))
+        fig.text(0.5, 0.5, "no images to show", ha="center", va="center")
+        return fig
     ncols = ncols or min(len(images), max(1, math.ceil(math.sqrt(len(images)))))
     nrows = math.ceil(len(images) / ncols)
     fig = Figure(figsize=(cell * ncols, cell * nrows + 0.3), layout="constrained")
