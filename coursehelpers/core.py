@@ -8,6 +8,8 @@ learner can see in one file which switches exist:
 - ``COURSE_DATA``: the data folder (default: ``data/`` in the repository).
 - ``COURSE_METRICS_DIR``: if set, lessons write their final metrics there as JSON,
   so the tests can check what a lesson learned and not only that it ran.
+- ``COURSE_MAX_BATCHES``: if set, every pass over a DataLoader stops after that many
+  batches (a rehearsal of full mode in CI time; never set it to learn for real).
 
 Example:
     >>> size = course_size(None)          # reads COURSE_SIZE, "sample" by default
@@ -52,6 +54,21 @@ def data_dir() -> Path:
     ``$COURSE_DATA`` if set, else ``data/`` in the repository.
     """
     return Path(os.environ.get("COURSE_DATA", REPO_ROOT / "data")).expanduser().resolve()
+
+
+def max_batches() -> int | None:
+    """``$COURSE_MAX_BATCHES`` as a positive int (every pass over the data stops there), or None.
+
+    Example:
+        >>> max_batches() is None or max_batches() > 0
+        True
+    """
+    value = os.environ.get("COURSE_MAX_BATCHES", "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"COURSE_MAX_BATCHES={value!r}: use a whole number of batches >= 1, or unset it.")
+    return int(value)
 
 
 def default_device() -> torch.device:

@@ -27,6 +27,7 @@ Example:
 """
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 
 import torch
@@ -34,7 +35,7 @@ from torch import Tensor
 from torch.utils.data import (BatchSampler, DataLoader, Dataset, IterableDataset, RandomSampler, Sampler,
                               SequentialSampler, TensorDataset)
 
-from coursehelpers.core import default_device, seed_worker
+from coursehelpers.core import default_device, max_batches, seed_worker
 
 Batch = tuple[Tensor, ...]
 BatchSamplerFn = Callable[[Dataset, int, bool, torch.Generator, bool], Sampler]
@@ -187,14 +188,18 @@ class DataLoaders:
 
 
 class DeviceBatches:
-    """An iterable over a DataLoader whose batches come out on the device, prepared."""
+    """An iterable over a DataLoader whose batches come out on the device, prepared.
+
+    A pass stops after ``core.max_batches()`` batches when ``COURSE_MAX_BATCHES`` is set.
+    """
 
     def __init__(self, dls: DataLoaders, dl: DataLoader, train: bool, prepare: Prepare):
         self.dls, self.dl, self.train, self.prepare = dls, dl, train, prepare
+        self.limit = max_batches()
 
     def __len__(self) -> int:
-        return len(self.dl)
+        return len(self.dl) if self.limit is None else min(len(self.dl), self.limit)
 
     def __iter__(self) -> Iterator[Batch]:
-        for batch in self.dl:
+        for batch in itertools.islice(self.dl, self.limit):
             yield self.prepare(self.dls.to_device(batch), self.train)

@@ -97,3 +97,17 @@ def test_iterating_the_loaders_never_draws_from_the_global_generator():
         torch.manual_seed(0)
         list(dls.train), list(dls.valid)
         assert torch.equal(torch.rand(3), expected)
+
+
+def test_course_max_batches_caps_every_pass(monkeypatch):
+    monkeypatch.setenv("COURSE_MAX_BATCHES", "2")
+    dls = DataLoaders.from_datasets(tensors(40), tensors(40), bs=4, device=CPU)
+    assert len(dls.train) == 2 and len(list(dls.train)) == 2
+    assert len(list(dls.valid)) == 2
+    monkeypatch.setenv("COURSE_MAX_BATCHES", "two")
+    try:
+        DataLoaders.from_datasets(tensors(40), tensors(40), bs=4, device=CPU).train
+    except ValueError as e:
+        assert "COURSE_MAX_BATCHES" in str(e)
+    else:
+        raise AssertionError("a cap that is not a number must be refused")
