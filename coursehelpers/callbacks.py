@@ -51,6 +51,9 @@ class _Monitor(Callback):
     """Watches one column of ``learn.history`` and remembers its best value within a fit."""
 
     def __init__(self, monitor: str, mode: str):
+        if mode not in MODES:
+            raise ValueError(f"{type(self).__name__}(mode={mode!r}): use 'min' (a loss, an error) or 'max' "
+                             "(an accuracy, an F-score).")
         self.monitor, self.mode = monitor, mode
 
     def before_fit(self, state: FitState) -> None:
@@ -59,7 +62,12 @@ class _Monitor(Callback):
 
     def improved(self, state: FitState) -> bool:
         """Read this epoch's value; True (and remember it) when it beats the best so far."""
-        value = float(state.learn.history.iloc[-1][self.monitor])
+        history = state.learn.history
+        if self.monitor not in history.columns:
+            valid = [c for c in history.columns if c not in ("epoch", "time")]
+            raise ValueError(f"{type(self).__name__}(monitor={self.monitor!r}): the history has no such column. "
+                             f"Monitor one of {valid}.")
+        value = float(history.iloc[-1][self.monitor])
         better = value < self.best if self.mode == "min" else value > self.best
         if better:
             self.best, self.best_epoch = value, state.epoch

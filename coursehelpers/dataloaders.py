@@ -128,6 +128,7 @@ class DataLoaders:
         self.prepare = prepare if prepare is not None else Prepare()
         self.classes = list(classes) if classes is not None else None
         self.n_inputs = n_inputs
+        self.bs: int | None = None  # the training batch size, when from_datasets made the loaders
 
     @classmethod
     def from_datasets(cls, train_ds: Dataset, valid_ds: Dataset, bs: int = 64, *, seed: int = 0,
@@ -142,8 +143,10 @@ class DataLoaders:
         """
         device = device if device is not None else default_device()
         common = dict(seed=seed, device=device, collate_fn=collate_fn, batches=batches, num_workers=num_workers)
-        return cls(make_loader(train_ds, bs, True, **common), make_loader(valid_ds, 2 * bs, False, **common),
-                   device=device, prepare=prepare, classes=classes, n_inputs=n_inputs)
+        dls = cls(make_loader(train_ds, bs, True, **common), make_loader(valid_ds, 2 * bs, False, **common),
+                  device=device, prepare=prepare, classes=classes, n_inputs=n_inputs)
+        dls.bs = bs
+        return dls
 
     @property
     def c(self) -> int:

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import importlib
 import os
-import pickle
 import tempfile
 from pathlib import Path
 
 import torch
 
 from coursehelpers.dataloaders import DataLoaders
-from coursehelpers.learner import Learner, TrainConfig
+from coursehelpers.learner import Learner, TrainConfig, load_plain
 
 FORMAT = "coursehelpers-export-2"
 # builder name -> (module, function): the only code an export can ask for.
@@ -77,13 +76,7 @@ def export_learner(learn: Learner, file: str | os.PathLike) -> Path:
 
 def load_learner(file: str | os.PathLike, device: torch.device | None = None) -> Learner:
     """A Learner rebuilt from an export, ready for `predict` and `get_preds` (it has no training data)."""
-    try:
-        state = torch.load(file, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise ValueError(
-            f"{file} holds more than tensors and plain data, so it is refused: loading it could run code. "
-            "If it is an export from an older version of the course, load the model where it was trained "
-            "and export it again with learn.export().") from e
+    state = load_plain(file)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ValueError(f"{file} is not an export of this course (format {FORMAT!r}). If it came from an "
                          "older version, re-export it with learn.export().")

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import pickle
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -32,42 +34,13 @@ from torch import Tensor, nn
 from coursehelpers.callbacks import Callback, FitState
 from coursehelpers.config import TrainConfig, autocast_dtype
 from coursehelpers.dataloaders import DataLoaders
+from coursehelpers.faults import FitGuard, NonFiniteLoss, check_n_outputs, checked_loss, hold_interrupt, nan_message
 from coursehelpers.param_groups import freeze_to, optimizer_groups, set_hparams, single_group
 from coursehelpers.schedule import one_cycle_lr, one_cycle_mom, spread_lrs
 
-# Losses that compare output and target element by element: broadcasting [B, 1] against [B]
-# would silently compute the wrong thing, so their shapes must match exactly.
-ELEMENTWISE_LOSSES = (nn.MSELoss, nn.L1Loss, nn.SmoothL1Loss, nn.HuberLoss, nn.BCEWithLogitsLoss, nn.BCELoss)
 ACTIVATIONS: dict[str | None, Callable[[Tensor], Tensor]] = {
     "softmax": lambda x: torch.softmax(x, dim=-1), "sigmoid": torch.sigmoid, None: lambda x: x}
 Schedule = Callable[[float], tuple[float, float | None]]  # fraction of training -> (lr scale, momentum)
-
-
-def checked_loss(loss_func: Callable, output: Tensor, target: Tensor) -> Tensor:
-    """``loss_func(output, target)`` in fp32, with a clear error when the shapes cannot be compared."""
-    output = output.float()
-    if isinstance(loss_func, ELEMENTWISE_LOSSES) and output.shape != target.shape:
-        raise ValueError(
-            f"The model's output has shape {tuple(output.shape)} but the targets have shape "
-            f"{tuple(target.shape)}; {type(loss_func).__name__} compares them element by element, "
-            "so they must be equal. Reshape the output (for example `.squeeze(-1)`) or the targets.")
-    try:
-        return loss_func(output, target)
-    except (RuntimeError, ValueError, IndexError) as e:
-        raise ValueError(f"The loss could not compare the model's output of shape {tuple(output.shape)} "
-                         f"with targets of shape {tuple(target.shape)} ({target.dtype}): {e}") from e
-
-
-def check_finite(losses: Sequence[Tensor], first: int, lrs: Sequence[float], epoch: int) -> None:
-    """Raise a clear error if any loss from index ``first`` on is NaN or infinite (one device sync)."""
-    window = torch.stack(list(losses[first:]))
-    if bool(torch.isfinite(window).all()):
-        return
-    bad = first + int((~torch.isfinite(window)).nonzero()[0])
-    raise FloatingPointError(
-        f"Training stopped: the loss became {losses[bad].item()} at epoch {epoch}, batch {bad} "
-        f"(learning rate {lrs[bad]:.2e}). Try a lower learning rate (see lr_find), gradient clipping "
-        "(TrainConfig(grad_clip=1.0)), or check the inputs and targets for NaN or infinite values.")
 
 
 def decode(probs: Tensor, activation: str | None, classes: Sequence[str] | None) -> object:
@@ -100,6 +73,20 @@ def print_row(row: dict, header: bool) -> None:
     print("  ".join(f"{v:>12}" if isinstance(v, int) else f"{v:>12.4f}" for v in row.values()))
 
 
+def load_plain(file: str | os.PathLike) -> object:
+    """``torch.load`` of a file of tensors and plain data only; anything else is refused, saying why.
+
+    Every checkpoint and export of the course is loaded through this (``weights_only=True``).
+    """
+    try:
+        return torch.load(file, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise ValueError(
+            f"{file} holds more than tensors and plain data, so it is refused: loading it could run code. "
+            "If it is an export or checkpoint from an older version of the course, load it where it was "
+            "made and save it again (learn.export() or learn.save()).") from e
+
+
 def reset_state(model: nn.Module) -> None:
     """Stateful models (a language model carrying its LSTM state) start each pass fresh."""
     if hasattr(model, "reset"):
@@ -125,11 +112,14 @@ class Learner:
         self.dls, self.loss_func, self.metrics, self.activation = dls, loss_func, list(metrics), activation
         self.splitter, self.cbs, self.path = splitter, list(cbs), Path(path)
         self.config = config if config is not None else TrainConfig()
+        if activation is not None:
+            check_n_outputs(model, dls.classes)
         self.model = model.to(dls.device)
         self.amp_dtype = autocast_dtype(self.config.precision, dls.device)
         # fp16 overflows where bf16 and fp32 do not: it needs its loss scaled, and unscaled before stepping.
         self.scaler = torch.amp.GradScaler(dls.device.type) if self.amp_dtype == torch.float16 else None
         self.opt: torch.optim.Optimizer | None = None
+        self._stepping = False  # inside the optimizer's step: an error there may have half-applied it
         self.model_spec: dict | None = None
         self.history = pd.DataFrame()
         self.batch_losses: list[float] = []
@@ -172,10 +162,15 @@ class Learner:
         return checked_loss(self.loss_func, output, target)
 
     def train_step(self, batch: Sequence[Tensor]) -> Tensor:
-        """Forward, loss, backward, (clip), step, zero_grad on one batch; returns the detached loss."""
+        """Forward, loss, backward, (clip), step, zero_grad on one batch; returns the detached loss.
+
+        On the CPU a NaN or infinite loss stops here, before anything is applied.
+        """
         with self.autocast():
             output = self.model(*batch[:-1])
         loss = self.compute_loss(output, batch[-1])
+        if self.device.type == "cpu" and not bool(torch.isfinite(loss)):  # free on the CPU: no GPU to wait for
+            raise NonFiniteLoss(float(loss), -1, math.nan)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
             self.scaler.unscale_(self.opt)
@@ -183,11 +178,13 @@ class Learner:
             loss.backward()
         if self.config.grad_clip is not None:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self._stepping = True
         if self.scaler is not None:
             self.scaler.step(self.opt)
             self.scaler.update()
         else:
             self.opt.step()
+        self._stepping = False
         self.opt.zero_grad(set_to_none=True)
         return loss.detach()
 
@@ -201,40 +198,49 @@ class Learner:
         if self.opt is None:
             self.create_opt()
         peaks = spread_lrs(lr, len(self.param_groups()))
-        state = FitState(self, n_epochs, len(self.dls.train))
+        state, guard = FitState(self, n_epochs, len(self.dls.train)), FitGuard(self)
         self._callback("before_fit", state)
-        for state.epoch in range(n_epochs):
-            start = time.perf_counter()
-            self._callback("before_epoch", state)
-            train_loss = self._train_epoch(state, peaks, schedule)
-            self._log_epoch(train_loss, time.perf_counter() - start)
-            self._callback("after_epoch", state)
-            if state.stop:
-                break
+        try:
+            for state.epoch in range(n_epochs):
+                start = time.perf_counter()
+                self._callback("before_epoch", state)
+                train_loss = self._train_epoch(state, peaks, schedule, guard)
+                self._log_epoch(train_loss, time.perf_counter() - start)
+                self._callback("after_epoch", state)
+                if state.stop:
+                    break
+        except NonFiniteLoss as bad:
+            raise FloatingPointError(nan_message(bad, state.epoch, guard.roll_back())) from None
+        except torch.cuda.OutOfMemoryError as e:
+            raise guard.out_of_memory() from e
         self._callback("after_fit", state)
 
-    def _train_epoch(self, state: FitState, peaks: list[float], schedule: Schedule) -> float:
+    def _train_epoch(self, state: FitState, peaks: list[float], schedule: Schedule, guard: FitGuard) -> float:
         self.model.train()
         reset_state(self.model)
-        # Checking the loss for NaN makes the GPU wait for the CPU: there, check every 32 batches.
-        check_every = 1 if self.device.type == "cpu" else 32
-        losses, checked = [], 0
+        losses, lr = guard.start_epoch(), math.nan
         bar = progress_bar(self.dls.train, state.n_batches, f"epoch {state.epoch}", self.config.progress)
-        for state.batch, batch in enumerate(bar):
-            scale, mom = schedule((state.epoch * state.n_batches + state.batch) / (state.n_epochs * state.n_batches))
-            set_hparams(self.opt, [p * scale for p in peaks], mom)
-            self.batch_lrs.append(peaks[-1] * scale)
-            self.batch_moms.append(mom)
-            self._callback("before_batch", state)
-            state.loss = self.train_step(batch)
-            losses.append(state.loss)
-            self._callback("after_batch", state)
-            if len(losses) % check_every == 0 or state.batch == state.n_batches - 1:
-                check_finite(losses, checked, self.batch_lrs[-len(losses):], state.epoch)
-                checked = len(losses)
-        values = torch.stack(losses).float().tolist() if losses else []
-        self.batch_losses += values
-        return sum(values) / len(values) if values else math.nan
+        try:
+            for state.batch, batch in enumerate(bar):
+                scale, mom = schedule((state.epoch * state.n_batches + state.batch) / (state.n_epochs * state.n_batches))
+                set_hparams(self.opt, [p * scale for p in peaks], mom)
+                lr = peaks[-1] * scale
+                self._callback("before_batch", state)
+                with hold_interrupt():  # Ctrl-C lets this batch finish: its step whole and recorded
+                    state.loss = self.train_step(batch)
+                    losses.append(state.loss)
+                    self.batch_lrs.append(lr)
+                    self.batch_moms.append(mom)
+                self._callback("after_batch", state)
+                guard.after_step(last=state.batch == state.n_batches - 1)
+        except NonFiniteLoss as bad:
+            if bad.batch < 0:  # found by train_step on the CPU, before its step: say where
+                raise NonFiniteLoss(bad.value, state.batch, lr) from None
+            raise
+        finally:  # whatever stopped the epoch: no gradient left over, every applied step recorded
+            self.opt.zero_grad(set_to_none=True)
+            self.batch_losses += torch.stack(losses).float().tolist() if losses else []
+        return sum(self.batch_losses[-len(losses):]) / len(losses) if losses else math.nan
 
     def _log_epoch(self, train_loss: float, seconds: float) -> None:
         row = {"epoch": len(self.history), "train_loss": train_loss, **self.validate(), "time": seconds}
@@ -353,7 +359,7 @@ class Learner:
 
     def load(self, name: str, with_opt: bool = True) -> "Learner":
         """Load weights (and optimizer state, if saved) from ``<path>/models/<name>.pth``."""
-        state = torch.load(self.path / "models" / f"{name}.pth", map_location=self.device, weights_only=True)
+        state = load_plain(self.path / "models" / f"{name}.pth")
         self.model.load_state_dict(state["model"])
         if with_opt and "opt" in state:
             (self.opt or self.create_opt()).load_state_dict(state["opt"])

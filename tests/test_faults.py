@@ -1,0 +1,259 @@
+"""Faults during training lose nothing (issue 10, items 8-12): Ctrl-C, errors, NaN, out of memory, mistakes."""
+import math
+import os
+import signal
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from coursehelpers.callbacks import Callback, EarlyStopping, SaveBestModel
+from coursehelpers.config import TrainConfig
+from coursehelpers.core import set_seed
+from coursehelpers.dataloaders import DataLoaders, Prepare
+from coursehelpers.learner import Learner
+
+CPU = torch.device("cpu")
+
+
+def dls(n=480, bs=32):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 2, generator=g)
+    y = (x[:, 0] * x[:, 1] > 0).long()
+    return DataLoaders.from_datasets(TensorDataset(x[:400], y[:400]), TensorDataset(x[400:], y[400:]),
+                                     bs=bs, device=CPU, classes=["different", "same"])
+
+
+def make_learner(model=None, **config):
+    set_seed(0)
+    model = model or nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
+    return Learner(model, dls(), nn.CrossEntropyLoss(), activation="softmax",
+                   config=TrainConfig(log=False, **config))
+
+
+def weights(learn):
+    return {k: v.clone() for k, v in learn.model.state_dict().items()}
+
+
+def same(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def after_steps(n, lr=1e-2):
+    """The weights after exactly n steps of fit(1, lr) at a constant rate, stopped cleanly."""
+    learn = make_learner()
+
+    class Stop(Callback):
+        def before_batch(self, state):
+            if state.batch == n:
+                raise StopIteration  # stop before step n (an error type the test does not otherwise use)
+
+    learn.cbs = [Stop()]
+    with pytest.raises(StopIteration):
+        learn.fit(1, lr)
+    return weights(learn)
+
+
+class RaiseAt(Callback):
+    """Raise ``error`` in ``hook`` at batch ``at`` of the first epoch."""
+
+    def __init__(self, hook, at, error):
+        self.hook, self.at, self.error = hook, at, error
+
+    def __getattribute__(self, name):
+        if name in ("before_batch", "after_batch") and name == object.__getattribute__(self, "hook"):
+            def hook(state):
+                if state.epoch == 0 and state.batch == object.__getattribute__(self, "at"):
+                    raise object.__getattribute__(self, "error")
+            return hook
+        return object.__getattribute__(self, name)
+
+
+def test_ctrl_c_before_a_step_leaves_the_last_completed_step_and_fit_continues():
+    learn = make_learner()
+    learn.cbs = [RaiseAt("before_batch", 5, KeyboardInterrupt())]
+    with pytest.raises(KeyboardInterrupt):
+        learn.fit(1, 1e-2)
+    assert same(weights(learn), after_steps(5))
+    assert all(p.grad is None for p in learn.model.parameters())
+    assert len(learn.history) == 0 and len(learn.batch_losses) == len(learn.batch_lrs) == 5
+    learn.cbs = []
+    learn.fit(1, 1e-2)  # continues: the optimizer state is intact
+    assert len(learn.history) == 1 and len(learn.batch_losses) == 5 + len(learn.dls.train)
+
+
+class FailInBackward(torch.autograd.Function):
+    """Identity forward; its backward raises, after the layers above it already got their gradients."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError("an error in the backward pass")
+
+
+def test_an_error_in_the_backward_pass_applies_nothing_and_clears_the_gradients():
+    class Fails(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net, self.calls = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2)), 0
+
+        def forward(self, x):
+            self.calls += 1
+            h = self.net[1](self.net[0](x))
+            return self.net[2](FailInBackward.apply(h) if self.calls == 4 else h)
+
+    set_seed(0)  # the same initial weights as the reference
+    learn = make_learner(model=Fails())
+    with pytest.raises(RuntimeError, match="backward pass"):
+        learn.fit(1, 1e-2)
+    reference = after_steps(3)
+    assert same({f"net.{k}": v for k, v in reference.items()}, weights(learn))
+    assert all(p.grad is None for p in learn.model.parameters())  # the head's gradient was already there
+
+
+def test_ctrl_c_inside_the_optimizer_step_waits_until_the_step_is_whole():
+    learn = make_learner()
+    opt = learn.create_opt()
+    original, calls = opt.step, []
+
+    def step_interrupted_halfway():
+        calls.append(1)
+        if len(calls) == 3:  # the signal arrives in the middle of the third step
+            first = [p.clone() for g in opt.param_groups for p in g["params"]]
+            os.kill(os.getpid(), signal.SIGINT)
+            original()
+            assert any(not torch.equal(a, p) for a, p in zip(first, (p for g in opt.param_groups for p in g["params"])))
+        else:
+            original()
+
+    opt.step = step_interrupted_halfway
+    with pytest.raises(KeyboardInterrupt):
+        learn.fit(1, 1e-2)
+    assert same(weights(learn), after_steps(3))  # the third step was applied whole
+    assert len(learn.batch_losses) == 3
+
+
+def test_a_nan_loss_on_the_cpu_is_stopped_before_its_step():
+    class PoisonAt(Prepare):
+        def __init__(self):
+            self.n = 0
+
+        def __call__(self, batch, train):
+            self.n += train
+            return (batch[0] * float("nan"), *batch[1:]) if train and self.n == 6 else batch
+
+    learn = make_learner()
+    learn.dls.prepare = PoisonAt()
+    with pytest.raises(FloatingPointError, match=r"epoch 0, batch 5 .*That step was not applied.*used again"):
+        learn.fit(1, 1e-2)
+    assert same(weights(learn), after_steps(5))
+    assert len(learn.batch_losses) == 5 and all(map(math.isfinite, learn.batch_losses))
+    learn.fit(1, 1e-2)  # usable again
+    assert math.isfinite(learn.history.valid_loss.iloc[-1])
+
+
+def test_on_a_gpu_a_nan_found_at_the_periodic_check_rolls_back_to_the_last_good_check(monkeypatch):
+    # The GPU path (check every 32 steps, snapshot at each good check), run on the CPU by making the
+    # Learner believe it is on CUDA: tensors stay where the DataLoaders put them.
+    monkeypatch.setattr(Learner, "device", property(lambda self: torch.device("cuda")))
+
+    class PoisonAt(Prepare):
+        def __init__(self):
+            self.n = 0
+
+        def __call__(self, batch, train):
+            self.n += train
+            return (batch[0] * float("nan"), *batch[1:]) if train and self.n == 40 else batch
+
+    learn = make_learner()
+    learn.dls.prepare = PoisonAt()
+    with pytest.raises(FloatingPointError, match=r"epoch 3, batch 3 .*last 12 steps were undone"):
+        learn.fit(10, 1e-3)  # 12 batches an epoch: the poison is step 40, checks at steps 32 and 36 (epoch end)
+    reference = make_learner()
+    reference.fit(3, 1e-3)  # 36 steps: the last good check was the end of epoch 2
+    assert same(weights(learn), weights(reference))
+    assert len(learn.batch_losses) == len(learn.batch_lrs) == 36
+
+
+def test_cuda_out_of_memory_frees_the_gradients_and_gives_advice_true_for_the_settings():
+    class OutOfMemoryAt(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net, self.calls = nn.Linear(2, 2), 0
+
+        def forward(self, x):
+            self.calls += 1
+            if self.calls == 3:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            return self.net(x)
+
+    learn = make_learner(model=OutOfMemoryAt(), precision="fp32")
+    with pytest.raises(RuntimeError, match=r"now 32: try bs=16.*precision='fp32'") as info:
+        learn.fit(1, 1e-2)
+    assert "weights are as of the last completed step" in str(info.value)
+    assert all(p.grad is None for p in learn.model.parameters()) and len(learn.batch_losses) == 2
+    learn = make_learner(model=OutOfMemoryAt(), precision="bf16")
+    with pytest.raises(RuntimeError) as info:
+        learn.fit(1, 1e-2)
+    assert "mixed precision" not in str(info.value)  # already on: not advised
+
+
+def test_a_plain_function_loss_may_not_broadcast_a_column_against_a_vector():
+    x = torch.randn(64, 3)
+    ds = TensorDataset(x, x.sum(1))  # targets [B]
+    learn = Learner(nn.Linear(3, 1), DataLoaders.from_datasets(ds, ds, bs=16, device=CPU), F.mse_loss,
+                    config=TrainConfig(log=False))
+    with pytest.raises(ValueError, match=r"\(16, 1\).*\(16,\).*mse_loss"):
+        learn.fit(1)
+
+
+def test_a_head_with_the_wrong_number_of_outputs_is_an_error_when_the_learner_is_made():
+    with pytest.raises(ValueError, match="3 outputs but the DataLoaders have 2 classes"):
+        Learner(nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 3)), dls(), nn.CrossEntropyLoss(),
+                activation="softmax")
+
+
+def test_monitors_reject_an_unknown_mode_or_column():
+    with pytest.raises(ValueError, match="'min'.*'max'"):
+        EarlyStopping(mode="minimum")
+    learn = make_learner()
+    learn.cbs = [SaveBestModel(monitor="valid_accuracy")]
+    with pytest.raises(ValueError, match=r"valid_accuracy.*\['train_loss', 'valid_loss'\]"):
+        learn.fit(1, 1e-2)
+
+
+def test_lr_find_puts_everything_back_even_after_ctrl_c():
+    learn = make_learner()
+    learn.fit(1, 1e-2)
+    before, opt_before = weights(learn), {k: v.clone() for k, v in next(iter(learn.opt.state.values())).items()}
+    learn.model.eval()
+    calls = []
+
+    def interrupted_loss(out, y):
+        calls.append(1)
+        if len(calls) == 7:
+            raise KeyboardInterrupt
+        return F.cross_entropy(out, y)
+
+    learn.loss_func = interrupted_loss
+    with pytest.raises(KeyboardInterrupt):
+        learn.lr_find(num_it=50)
+    assert same(weights(learn), before) and not learn.model.training
+    assert same(opt_before, next(iter(learn.opt.state.values())))
+    assert all(p.grad is None for p in learn.model.parameters())
+    with pytest.raises(ValueError, match="at least 10 iterations"):
+        learn.lr_find(num_it=5)
+
+
+def test_a_checkpoint_holding_code_is_refused(tmp_path):
+    learn = make_learner()
+    learn.path = tmp_path
+    (tmp_path / "models").mkdir()
+    torch.save({"model": learn.model}, tmp_path / "models" / "pickled.pth")  # a module: needs unpickling code
+    with pytest.raises(ValueError, match="refused: loading it could run code"):
+        learn.load("pickled")
