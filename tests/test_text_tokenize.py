@@ -1,31 +1,71 @@
-"""The tokenizer of coursehelpers.text.tokenize on sentences with known tokens."""
+"""The tokenizer against fastai's own output (a committed fixture), and its rules on known sentences."""
 from __future__ import annotations
 
-from coursehelpers.text.tokenize import tokenize, tokenize_texts, untokenize
+import difflib
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from coursehelpers.text.tokenize import (replace_all_caps, replace_maj, replace_rep, replace_wrep, tokenize,
+                                         tokenize_texts, untokenize)
+
+FIXTURE = Path(__file__).parent / "fixtures" / "tokenizer_fastai.json.gz"
 
 
-def test_tokenizer_specials():
-    assert tokenize("This is GREAT!!!! I mean it it it.") == [
-        "xxbos", "xxmaj", "this", "is", "xxup", "great", "xxrep", "4", "!", "xxmaj", "i", "mean", "xxwrep", "3",
-        "it", "."]
+@pytest.fixture(scope="module")
+def fastai_rows() -> list[dict]:
+    return json.loads(gzip.decompress(FIXTURE.read_bytes()))["texts"]
 
 
-def test_tokenizer_html_clitics_and_numbers():
-    toks = tokenize("Don't miss it.<br /><br />It's 7.5/10 &amp; I\u2019d see it again")
-    assert "<" not in toks and "br" not in toks
-    assert toks[:5] == ["xxbos", "xxmaj", "do", "n't", "miss"]
-    assert ["it", "'s", "7.5", "/", "10", "&"] == toks[toks.index("'s") - 1: toks.index("&") + 1]
-    assert "'d" in toks  # the curly quote was straightened
+def test_tokens_match_fastai_on_real_english(fastai_rows):
+    # 1,510 texts: Rotten Tomatoes snippets and plots, Python docs, WordNet glosses, Hamlet, edge cases,
+    # tokenized by fastai 2.8.12 (tests/fixtures/make_tokenizer_fixture.py). The regex tokenizer this
+    # replaced matched 47.2% of them (93.6% of tokens); the issue asks for 99.5%.
+    same = [tokenize(r["text"]) == r["tokens"] for r in fastai_rows]
+    misses = [r["text"][:80] for r, ok in zip(fastai_rows, same) if not ok]
+    assert sum(same) / len(same) >= 0.995, misses[:5]
 
 
-def test_tokenizer_keeps_long_numbers_and_marks_repeated_letters():
-    assert tokenize("1000 sooo good") == ["xxbos", "1000", "s", "xxrep", "3", "o", "good"]
+def test_tokens_match_fastai_token_by_token(fastai_rows):
+    matched = total = 0
+    for r in fastai_rows:
+        blocks = difflib.SequenceMatcher(a=r["tokens"], b=tokenize(r["text"]), autojunk=False).get_matching_blocks()
+        matched, total = matched + sum(b.size for b in blocks), total + len(r["tokens"])
+    assert matched / total >= 0.999, matched / total
+
+
+def test_every_source_is_in_the_fixture(fastai_rows):
+    sources = {r["source"] for r in fastai_rows}
+    assert {"rotten_tomatoes", "python_docs", "wordnet", "hamlet", "edge_cases"} <= sources
+    assert len(fastai_rows) >= 1500
+
+
+def test_case_rules_leave_one_letter_words_unmarked():
+    # fastai marks "I" and "A" with nothing: a one-letter word is lowercased only
+    assert replace_all_caps("I SAW A GREAT U.S. film") == "i xxup saw a xxup great xxup u.s. film"
+    assert replace_maj("I think A Dog is Great, McDonald") == "i think a xxmaj dog is xxmaj great, McDonald"
+
+
+def test_repetition_rules():
+    assert replace_rep("sooo 1000!!!!").split() == ["s", "xxrep", "3", "o", "1", "xxrep", "3", "0", "xxrep", "4", "!"]
+    assert replace_wrep("no no no no! it it").split() == ["xxwrep", "4", "no", "!", "it", "it"]
+    assert replace_wrep("very, very, very") == "very, very, very"  # separated by commas: not a run
+
+
+def test_tokenizer_on_html_and_contractions():
+    toks = tokenize("Don't miss it.<br /><br />It's 7.5/10 &amp; I'd see it again...")
+    # fastai's output, quirks included: "amp;" is replaced before unescaping, so "&amp;" gives "& &";
+    # "I'd" is two letters or more, so it gets xxmaj; "<br /><br />" is one "\n\n" token
+    assert toks == ["xxbos", "xxmaj", "do", "n't", "miss", "it", ".", "\n\n", "xxmaj", "it", "'s", "7.5", "/",
+                    "10", "&", "&", "xxmaj", "i", "'d", "see", "it", "again", "…"]
 
 
 def test_untokenize_round_trip_and_stray_markers():
     text = "I LOVED it!!!! Don't miss it, it's very very very good."
-    assert untokenize(tokenize(text)) == text
-    assert untokenize(["xxbos", "xxup", "xxmaj", "word", "xxunk", "xxpad", "xxmaj"]) == "Word xxunk"
+    assert untokenize(tokenize(text)) == "i LOVED it!!!! Don't miss it, it's very very very good."  # "I" loses its case
+    assert untokenize(["xxbos", "xxup", "xxmaj", "word", "xxunk", "xxpad", "\n\n", "xxmaj"]) == "Word xxunk"
 
 
 def test_tokenize_texts_in_processes_matches_serial():

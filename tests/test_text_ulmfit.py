@@ -11,7 +11,8 @@ from coursehelpers.export import load_learner
 from coursehelpers.text.data import TextClassDataset, Vocab, lm_dataloaders, text_classifier_dataloaders
 from coursehelpers.text.tokenize import PAD, SPECIALS, UNK, tokenize
 from coursehelpers.text.ulmfit import (ITOS_FILE, LM_FILE, generate, language_model, language_model_learner,
-                                       neighbours, read_fastai_lm, save_fastai_lm, text_classifier_learner)
+                                       neighbours, read_fastai_lm, save_fastai_lm, text_classifier,
+                                       text_classifier_learner)
 
 CPU = torch.device("cpu")
 QUIET = TrainConfig(log=False, grad_clip=0.25)
@@ -27,13 +28,60 @@ def fastai_folder(tmp_path):
     return tmp_path, lm
 
 
-def test_saved_file_has_fastai_keys(fastai_folder):
+# fastai 2.8.12's language model (get_language_model(AWD_LSTM, vocab, config)) lists its state dict in
+# this order, written down from fastai itself; its loader (load_pretrained -> load_ignore_keys) drops
+# the keys it ignores, then pairs the file's tensors with the model's BY POSITION.
+def fastai_lm_state_order(n_layers: int) -> list[str]:
+    rnn = ["weight_hh_l0_raw", "module.weight_ih_l0", "module.bias_ih_l0", "module.bias_hh_l0"]
+    return (["0.encoder.weight", "0.encoder_dp.emb.weight"] + [f"0.rnns.{i}.{k}" for i in range(n_layers) for k in rnn]
+            + ["1.decoder.weight", "1.decoder.bias"])
+
+
+def fastai_load_pretrained(file_state: dict, old_itos: list, new_itos: list, model_keys: list) -> dict:
+    """What fastai's load_pretrained does with a file: match_embeds (new tokens get the mean row and
+    bias), clean_raw_keys, then the tensors in file order onto the model's keys in model order."""
+    wgts, old = dict(file_state), {w: i for i, w in enumerate(old_itos)}
+    emb, bias = wgts["0.encoder.weight"], wgts["1.decoder.bias"]
+    rows = [emb[old[w]] if w in old else emb.mean(0) for w in new_itos]
+    wgts["0.encoder.weight"] = wgts["0.encoder_dp.emb.weight"] = wgts["1.decoder.weight"] = torch.stack(rows)
+    wgts["1.decoder.bias"] = torch.stack([bias[old[w]] if w in old else bias.mean() for w in new_itos])
+    for k in list(wgts):
+        if k.replace(".module", "") + "_raw" in wgts:
+            del wgts[k]
+    return dict(zip(model_keys, wgts.values()))
+
+
+def test_saved_file_lists_tensors_in_fastai_order(fastai_folder):
     folder, _ = fastai_folder
-    keys = set(torch.load(folder / LM_FILE))
-    assert {"0.encoder.weight", "0.encoder_dp.emb.weight", "0.rnns.1.weight_hh_l0_raw", "0.rnns.0.module.weight_ih_l0",
-            "0.rnns.0.module.bias_hh_l0", "1.decoder.weight", "1.decoder.bias"} <= keys
+    assert list(torch.load(folder / LM_FILE)) == fastai_lm_state_order(2)
     with open(folder / ITOS_FILE, "rb") as f:
         assert pickle.load(f) == OLD_ITOS
+
+
+def test_fastai_loader_puts_every_tensor_in_its_place(fastai_folder):
+    folder, lm = fastai_folder
+    new_itos = OLD_ITOS[::-1][:3] + list(SPECIALS) + ["movie"]  # other order, one new token
+    loaded = fastai_load_pretrained(torch.load(folder / LM_FILE), OLD_ITOS, new_itos, fastai_lm_state_order(2))
+    ours = lm.state_dict()
+    for name in ("rnns.0.weight_hh_l0_raw", "rnns.0.module.weight_ih_l0", "rnns.1.module.bias_hh_l0"):
+        assert torch.equal(loaded[f"0.{name}"], ours[f"encoder.{name}"]), name
+    good = new_itos.index("good")
+    assert torch.equal(loaded["0.encoder.weight"][good], ours["encoder.embed.weight"][OLD_ITOS.index("good")])
+    assert torch.equal(loaded["1.decoder.bias"][good], ours["decoder.bias"][OLD_ITOS.index("good")])
+
+
+def test_dropouts_are_fastais(fastai_folder):
+    # fastai 2.8.12: awd_lstm_lm_config and awd_lstm_clas_config, each *_p times drop_mult; the classifier
+    # head's dropouts are (output_p * drop_mult, 0.1): fastai does not scale the second one.
+    lm = language_model(12, 4, 6, 3, drop_mult=0.3)
+    enc = lm.encoder
+    got = [enc.embed_drop.p, enc.input_drop.p, enc.rnns[0].weight_p, enc.hidden_drops[0].p, lm.output_drop.p]
+    assert got == pytest.approx([0.02 * 0.3, 0.25 * 0.3, 0.2 * 0.3, 0.15 * 0.3, 0.1 * 0.3])
+    clf = text_classifier(12, 2, 4, 6, 3, drop_mult=0.5)
+    enc = clf.encoder
+    got = [enc.embed_drop.p, enc.input_drop.p, enc.rnns[0].weight_p, enc.hidden_drops[0].p]
+    assert got == pytest.approx([0.05 * 0.5, 0.4 * 0.5, 0.5 * 0.5, 0.3 * 0.5])
+    assert [m.p for m in clf.head if isinstance(m, torch.nn.Dropout)] == pytest.approx([0.4 * 0.5, 0.1])
 
 
 def test_fastai_file_wrapped_in_model_key_reads_the_same(fastai_folder):
@@ -64,7 +112,7 @@ def test_language_model_learner_matches_the_vocabulary_and_trains(fastai_folder)
     learn = language_model_learner(_lm_dls(new_itos), folder, new_itos, config=QUIET)
     lm = learn.model
     old_emb, new_emb = old.encoder.embed.weight, lm.encoder.embed.weight
-    assert lm.encoder.hidden_size == 6 and lm.encoder.n_layers == 2 and new_emb.shape == (10, 4)
+    assert lm.encoder.hidden_size == 6 and lm.encoder.n_layers == 2 and new_emb.shape == (len(new_itos), 4)
     for tok in ("good", "the", UNK, PAD):
         assert torch.equal(new_emb[new_itos.index(tok)], old_emb[OLD_ITOS.index(tok)])
     movie = new_itos.index("movie")
@@ -87,20 +135,20 @@ def _classifier(encoder, pretrained=True):
 
 def test_text_classifier_learner_starts_from_the_encoder():
     torch.manual_seed(0)
-    encoder = language_model(12, emb_size=4, hidden_size=6, n_layers=2).encoder
+    encoder = language_model(len(SPECIALS) + 5, emb_size=4, hidden_size=6, n_layers=2).encoder
     learn = _classifier(encoder.state_dict())
     assert all(torch.equal(a, b) for a, b in zip(learn.model.encoder.state_dict().values(),
                                                  encoder.state_dict().values()))
     assert len(learn.param_groups()) == 4 and learn.activation == "softmax"
     assert learn.model_spec == {"builder": "text_classifier", "args": dict(
-        vocab_size=12, n_classes=2, emb_size=4, hidden_size=6, n_layers=2, drop_mult=0.1)}
+        vocab_size=len(SPECIALS) + 5, n_classes=2, emb_size=4, hidden_size=6, n_layers=2, drop_mult=0.1)}
     scratch = _classifier(encoder, pretrained=False)
     assert not torch.equal(scratch.model.encoder.embed.weight, encoder.embed.weight)
 
 
 def test_classifier_export_round_trip_predicts_a_review(tmp_path):
     torch.manual_seed(0)
-    learn = _classifier(language_model(12, emb_size=4, hidden_size=6, n_layers=2).encoder)
+    learn = _classifier(language_model(len(SPECIALS) + 5, emb_size=4, hidden_size=6, n_layers=2).encoder)
     learn.path = tmp_path
     learn.fit_one_cycle(3, 3e-2)
     label, probs = learn.predict("A GREAT film")
@@ -115,5 +163,6 @@ def test_generate_is_repeatable_and_neighbours_rank_by_cosine():
     a, b = (generate(lm, vocab, "Good film", 5, generator=torch.Generator().manual_seed(0)) for _ in range(2))
     assert a == b and a.startswith("Good film")
     emb = torch.zeros(len(vocab), 2)
-    emb[7], emb[8], emb[9] = torch.tensor([1.0, 0.0]), torch.tensor([0.9, 0.1]), torch.tensor([0.5, 0.5])
+    good, film, dot = (vocab.stoi[w] for w in ("good", "film", "."))
+    emb[good], emb[film], emb[dot] = torch.tensor([1.0, 0.0]), torch.tensor([0.9, 0.1]), torch.tensor([0.5, 0.5])
     assert neighbours(emb, vocab, "good", k=2) == ["film", "."]

@@ -110,15 +110,15 @@ class LanguageModel(nn.Module):
 class TextClassifier(nn.Module):
     """AWD-LSTM encoder, concat pooling (the last real token's output, max and mean over real
     tokens: pads come last and are skipped), then BatchNorm, dropout, linear, ReLU, BatchNorm,
-    dropout, linear."""
+    dropout, linear, as fastai's head (its linears have no bias: each follows a BatchNorm, whose shift does that job)."""
 
     def __init__(self, encoder: AWDLSTM, n_classes: int, head_hidden: int = 50,
                  head_ps: tuple[float, float] = (0.4, 0.1)):
         super().__init__()
         self.encoder, n = encoder, 3 * encoder.emb_size
         self.head = nn.Sequential(
-            nn.BatchNorm1d(n), nn.Dropout(head_ps[0]), nn.Linear(n, head_hidden), nn.ReLU(inplace=True),
-            nn.BatchNorm1d(head_hidden), nn.Dropout(head_ps[1]), nn.Linear(head_hidden, n_classes))
+            nn.BatchNorm1d(n), nn.Dropout(head_ps[0]), nn.Linear(n, head_hidden, bias=False), nn.ReLU(inplace=True),
+            nn.BatchNorm1d(head_hidden), nn.Dropout(head_ps[1]), nn.Linear(head_hidden, n_classes, bias=False))
 
     def pool(self, out: Tensor, ids: Tensor) -> Tensor:
         """``(bs, 3 * emb)``: the last real output, the max and the mean over real positions."""

@@ -25,10 +25,11 @@ LM_FILE, ITOS_FILE = "lstm_fwd.pth", "itos_wt103.pkl"
 
 
 def fastai_keys(n_layers: int) -> list[tuple[str, str]]:
-    """(our name, fastai's key) of each tensor of an ``n_layers`` language model but the tied decoder weight."""
-    rnns = [f"rnns.{i}.{name}" for i in range(n_layers) for name in RNN_PARAMS]
-    return [("encoder.embed.weight", "0.encoder.weight"), ("decoder.bias", "1.decoder.bias")] + [
-        (f"encoder.{key}", f"0.{key}") for key in rnns]
+    """(our name, fastai's key) of each tensor of an ``n_layers`` language model, in the order of fastai's
+    state dict: fastai's loader (``load_ignore_keys``) matches tensors by position, not by name."""
+    rnns = [(f"encoder.rnns.{i}.{name}", f"0.rnns.{i}.{name}") for i in range(n_layers) for name in RNN_PARAMS]
+    return ([("encoder.embed.weight", "0.encoder.weight"), ("encoder.embed.weight", "0.encoder_dp.emb.weight")]
+            + rnns + [("decoder.weight", "1.decoder.weight"), ("decoder.bias", "1.decoder.bias")])
 
 
 class _ListOfStrings(pickle.Unpickler):
@@ -46,16 +47,15 @@ def read_fastai_lm(folder: str | Path) -> tuple[dict[str, Tensor], list[str]]:
     n_layers = len({k.split(".")[2] for k in raw if k.startswith("0.rnns.")})
     with open(Path(folder) / ITOS_FILE, "rb") as f:
         itos = _ListOfStrings(f).load()
-    return {ours: raw[theirs].float() for ours, theirs in fastai_keys(n_layers)}, list(itos)
+    keys = [(ours, theirs) for ours, theirs in fastai_keys(n_layers) if ours != "decoder.weight"]  # tied
+    return {ours: raw[theirs].float() for ours, theirs in keys}, list(itos)
 
 
 def save_fastai_lm(model: LanguageModel, itos: Sequence[str], folder: str | Path) -> Path:
     """Write ``model`` and its vocabulary in fastai's layout (float32, CPU) into ``folder``."""
     folder, ours = Path(folder), model.state_dict()
     out = {theirs: ours[name].detach().cpu().float().contiguous()
-           for name, theirs in fastai_keys(model.encoder.n_layers)}
-    # fastai's file also names the shared embedding under its dropout wrapper and as the decoder
-    out["0.encoder_dp.emb.weight"] = out["1.decoder.weight"] = out["0.encoder.weight"]
+           for name, theirs in fastai_keys(model.encoder.n_layers)}  # the tied matrix is stored three times, as fastai does
     folder.mkdir(parents=True, exist_ok=True)
     torch.save(out, folder / LM_FILE)
     with open(folder / ITOS_FILE, "wb") as f:
@@ -94,7 +94,7 @@ def text_classifier(vocab_size: int, n_classes: int, emb_size: int, hidden_size:
                     drop_mult: float) -> TextClassifier:
     """A `TextClassifier` with fastai's classifier dropouts times ``drop_mult`` (the export builder)."""
     p = {k: v * drop_mult for k, v in CLASSIFIER_DROPOUTS.items()}
-    head_ps = (p.pop("output_p"), 0.1 * drop_mult)
+    head_ps = (p.pop("output_p"), 0.1)  # fastai scales the first head dropout by drop_mult, not the second
     return TextClassifier(AWDLSTM(vocab_size, emb_size, hidden_size, n_layers, **p), n_classes, head_ps=head_ps)
 
 
