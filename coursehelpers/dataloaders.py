@@ -35,6 +35,7 @@ from torch import Tensor
 from torch.utils.data import (BatchSampler, DataLoader, Dataset, IterableDataset, RandomSampler, Sampler,
                               SequentialSampler, TensorDataset)
 
+from coursehelpers import distributed
 from coursehelpers.core import default_device, max_batches, seed_worker
 
 Batch = tuple[Tensor, ...]
@@ -94,7 +95,11 @@ def make_loader(ds: Dataset, bs: int, train: bool, seed: int = 0, device: torch.
                   persistent_workers=num_workers > 0)
     if isinstance(ds, IterableDataset):  # it yields whole batches and shuffles itself
         return DataLoader(ds, batch_size=None, generator=generator, **common)
-    sampler = batches(ds, bs, train, generator, train and len(ds) > bs)
+    drop_last = train and len(ds) > bs
+    if distributed.is_distributed():  # each process its shard (see coursehelpers.distributed)
+        sampler = distributed.shard_batches(ds, bs, train, seed, drop_last)
+    else:
+        sampler = batches(ds, bs, train, generator, drop_last)
     if isinstance(ds, TensorDataset) and collate_fn is None:
         # ds[list_of_rows] returns the whole batch at once: no per-row collation
         return DataLoader(ds, sampler=sampler, batch_size=None, generator=torch.Generator().manual_seed(seed),
@@ -160,6 +165,14 @@ class DataLoaders:
     @property
     def valid_ds(self) -> Dataset:
         return self.valid_dl.dataset
+
+    def set_epoch(self, epoch: int) -> None:
+        """Tell an epoch-aware sampler (a DistributedSampler: one shuffle per epoch) which epoch starts."""
+        for dl in (self.train_dl, self.valid_dl):
+            sampler = getattr(dl, "batch_sampler", None) or getattr(dl, "sampler", None)
+            sampler = getattr(sampler, "sampler", sampler)
+            if hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(epoch)
 
     def to_device(self, batch: Sequence) -> Batch:
         """Every tensor of a batch on the device (a non-blocking copy from pinned memory)."""

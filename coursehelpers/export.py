@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from coursehelpers import distributed
 from coursehelpers.dataloaders import DataLoaders
 from coursehelpers.learner import Learner, TrainConfig, load_plain
 
@@ -63,6 +64,8 @@ def export_learner(learn: Learner, file: str | os.PathLike) -> Path:
              "classes": learn.dls.classes, "activation": learn.activation, "n_inputs": learn.dls.n_inputs,
              "prepare": learn.dls.prepare.config()}
     file = Path(file)
+    if not distributed.is_main():  # under torchrun every process holds the same model: one writes
+        return file
     file.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
     os.close(fd)

@@ -31,6 +31,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
+from coursehelpers import distributed
 from coursehelpers.callbacks import Callback, FitState
 from coursehelpers.config import TrainConfig, autocast_dtype
 from coursehelpers.dataloaders import DataLoaders
@@ -115,6 +116,7 @@ class Learner:
         if activation is not None:
             check_n_outputs(model, dls.classes)
         self.model = model.to(dls.device)
+        self.train_model = self.model  # what the training step calls: DistributedDataParallel under torchrun
         self.amp_dtype = autocast_dtype(self.config.precision, dls.device)
         # fp16 overflows where bf16 and fp32 do not: it needs its loss scaled, and unscaled before stepping.
         self.scaler = torch.amp.GradScaler(dls.device.type) if self.amp_dtype == torch.float16 else None
@@ -167,7 +169,7 @@ class Learner:
         On the CPU a NaN or infinite loss stops here, before anything is applied.
         """
         with self.autocast():
-            output = self.model(*batch[:-1])
+            output = self.train_model(*batch[:-1])
         loss = self.compute_loss(output, batch[-1])
         if self.device.type == "cpu" and not bool(torch.isfinite(loss)):  # free on the CPU: no GPU to wait for
             raise NonFiniteLoss(float(loss), -1, math.nan)
@@ -199,11 +201,13 @@ class Learner:
             self.create_opt()
         peaks = spread_lrs(lr, len(self.param_groups()))
         state, guard = FitState(self, n_epochs, len(self.dls.train)), FitGuard(self)
+        self.train_model = distributed.wrap(self.model)  # made per fit: freezing changes what DDP syncs
         self._callback("before_fit", state)
         try:
             for state.epoch in range(n_epochs):
                 start = time.perf_counter()
                 self._callback("before_epoch", state)
+                self.dls.set_epoch(len(self.history))
                 train_loss = self._train_epoch(state, peaks, schedule, guard)
                 self._log_epoch(train_loss, time.perf_counter() - start)
                 self._callback("after_epoch", state)
@@ -219,7 +223,8 @@ class Learner:
         self.model.train()
         reset_state(self.model)
         losses, lr = guard.start_epoch(), math.nan
-        bar = progress_bar(self.dls.train, state.n_batches, f"epoch {state.epoch}", self.config.progress)
+        bar = progress_bar(self.dls.train, state.n_batches, f"epoch {state.epoch}",
+                           self.config.progress and distributed.is_main())
         try:
             for state.batch, batch in enumerate(bar):
                 scale, mom = schedule((state.epoch * state.n_batches + state.batch) / (state.n_epochs * state.n_batches))
@@ -240,12 +245,13 @@ class Learner:
         finally:  # whatever stopped the epoch: no gradient left over, every applied step recorded
             self.opt.zero_grad(set_to_none=True)
             self.batch_losses += torch.stack(losses).float().tolist() if losses else []
-        return sum(self.batch_losses[-len(losses):]) / len(losses) if losses else math.nan
+        mean = torch.tensor(sum(self.batch_losses[-len(losses):]) / len(losses) if losses else math.nan)
+        return float(distributed.all_sum(mean.to(self.device)) / distributed.world_size())  # over all processes
 
     def _log_epoch(self, train_loss: float, seconds: float) -> None:
         row = {"epoch": len(self.history), "train_loss": train_loss, **self.validate(), "time": seconds}
         self.history = pd.concat([self.history, pd.DataFrame([row])], ignore_index=True)
-        if self.config.log:
+        if self.config.log and distributed.is_main():
             print_row(row, header=row["epoch"] == 0)
 
     def fit(self, n_epochs: int, lr: float | slice | None = None) -> None:
@@ -297,10 +303,11 @@ class Learner:
             if whole:  # language-model outputs are large: keep them only when a metric needs them all
                 outputs.append(output)
                 targets.append(target)
+        sums, count = distributed.all_sum(sums), int(distributed.all_sum(torch.tensor(count, device=self.device)))
         means = (sums / count).tolist() if count else [math.nan] * (1 + len(per_batch))
         found = {"valid_loss": means[0], **{metric_name(m): v for m, v in zip(per_batch, means[1:])}}
         if outputs:
-            output, target = torch.cat(outputs), torch.cat(targets)
+            output, target = distributed.gather_rows(torch.cat(outputs)), distributed.gather_rows(torch.cat(targets))
             found.update({metric_name(m): float(m(output, target)) for m in whole})
         return {"valid_loss": found["valid_loss"], **{metric_name(m): found[metric_name(m)] for m in self.metrics}}
 
@@ -315,7 +322,8 @@ class Learner:
                 outs.append(self.model(*batch[:n]).float())
             if len(batch) > n:
                 targs.append(batch[n])
-        return torch.cat(outs), (torch.cat(targs) if targs else None)
+        out = distributed.gather_rows(torch.cat(outs))  # the whole set, in order, on every process
+        return out, (distributed.gather_rows(torch.cat(targs)) if targs else None)
 
     def get_preds(self, dl: Iterable | None = None, train_tfms: bool = False,
                   prepare: Callable | None = None) -> tuple[Tensor, Tensor | None]:
@@ -350,11 +358,13 @@ class Learner:
     def save(self, name: str, with_opt: bool = True) -> Path:
         """Save the weights (and optimizer state) to ``<path>/models/<name>.pth``."""
         file = self.path / "models" / f"{name}.pth"
-        file.parent.mkdir(parents=True, exist_ok=True)
-        state = {"model": self.model.state_dict()}
-        if with_opt and self.opt is not None:
-            state["opt"] = self.opt.state_dict()
-        torch.save(state, file)
+        if distributed.is_main():  # under torchrun every process holds the same weights: one writes
+            file.parent.mkdir(parents=True, exist_ok=True)
+            state = {"model": self.model.state_dict()}
+            if with_opt and self.opt is not None:
+                state["opt"] = self.opt.state_dict()
+            torch.save(state, file)
+        distributed.barrier()  # the others may load it next
         return file
 
     def load(self, name: str, with_opt: bool = True) -> "Learner":
