@@ -1,7 +1,9 @@
 # Two commands do everything on a fresh machine:
 #   make lessons   set up, then run every lesson on the bundled samples (build/lessons/)
 #   make test      set up, then run the unit tests and every lesson under nbval
-# Both create .venv on first use and reuse it afterwards.
+# Both create .venv on first use and reuse it afterwards. Lesson 7's web app:
+#   make app       serve it on http://127.0.0.1:7860 (training the sample model first if there is none)
+#   make space     the files a Hugging Face Space needs to serve it, in build/space/
 
 PYTHON ?= python3
 VENV := .venv
@@ -15,7 +17,11 @@ METRICS := $(CURDIR)/build/metrics
 # (plus data-loading work) oversubscribes the cores; we measured lessons running 3-6x slower.
 SAMPLE := COURSE_SIZE=sample COURSE_METRICS_DIR=$(METRICS) OMP_NUM_THREADS=1
 
-.PHONY: setup lessons test unit notebooks results lab clean
+# The model `make app` serves: lesson 7 exports it here; without it, app/train_sample.py trains it.
+APP_MODEL ?= notebooks/models/pets_sample.pth
+APP_PORT ?= 7860
+
+.PHONY: setup lessons test unit notebooks results lab app space clean
 
 setup: $(STAMP)
 
@@ -41,8 +47,9 @@ lessons: setup
 test: setup unit notebooks results
 
 # The unit tests, and every example in the docstrings of the package and the sample makers (doctest).
+# -rs prints why a test was skipped: the browser test of the app is, on a machine without Chromium.
 unit: setup
-	$(BIN)/python -m pytest tests coursehelpers coursesamples --doctest-modules --ignore=tests/results -q
+	$(BIN)/python -m pytest tests coursehelpers coursesamples --doctest-modules --ignore=tests/results -q -rs
 
 notebooks: setup
 	rm -rf $(METRICS)
@@ -53,6 +60,17 @@ results: setup
 
 lab: setup
 	$(BIN)/jupyter lab notebooks
+
+# Served on 127.0.0.1 only: nothing outside this machine can reach it.
+app: setup $(APP_MODEL)
+	$(BIN)/python app/app.py --model $(APP_MODEL) --host 127.0.0.1 --port $(APP_PORT)
+
+$(APP_MODEL): | $(STAMP)
+	$(SAMPLE) $(BIN)/python app/train_sample.py $@
+
+# What a Hugging Face Space needs (app.py, requirements.txt, README.md, the model, the package), in build/space/.
+space: setup $(APP_MODEL)
+	$(BIN)/python app/make_space.py $(APP_MODEL) build/space
 
 clean:
 	rm -rf build notebooks/models
