@@ -106,6 +106,13 @@ def all_sum(t: Tensor) -> Tensor:
     return t
 
 
+def mean_over_processes(value: float, device: torch.device) -> float:
+    """The mean of a number over all processes (the number itself when not distributed)."""
+    if not is_distributed():
+        return value
+    return float(all_sum(torch.tensor(float(value), device=device))) / world_size()
+
+
 def gather_rows(t: Tensor) -> Tensor:
     """Every process's rows (from `Strided` validation batches), back in the dataset's order."""
     if not is_distributed():

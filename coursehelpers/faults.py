@@ -6,7 +6,7 @@ last completed step (never half-applied), gradients are cleared, and the history
 records only the steps the weights reflect, so calling `fit` again just continues.
 
 - Ctrl-C while a batch trains lets that batch finish, its step whole and recorded
-  (`hold_interrupt`); between batches it stops at once. An error in the forward or
+  (`HeldInterrupts`); between batches it stops at once. An error in the forward or
   backward pass stops before the step, which is then not applied at all.
 - A NaN or infinite loss: on the CPU each loss is checked before its step (that costs
   nothing there), so the bad step never happens. On a GPU a check makes the GPU wait
@@ -26,36 +26,52 @@ from __future__ import annotations
 import copy
 import signal
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
 
 
-@contextmanager
-def hold_interrupt() -> Iterator[None]:
-    """A Ctrl-C (SIGINT) arriving inside the block is held until the block ends, then raised.
+class HeldInterrupts:
+    """While ``busy``, a Ctrl-C (SIGINT) is held and raised by `release`; otherwise it is raised at once.
+
+    Used as ``with HeldInterrupts() as held:`` around a whole fit (one signal handler, not one per
+    batch); the loop sets ``busy`` while a batch trains and calls ``release()`` once it is recorded.
 
     Example:
         >>> import os
-        >>> try:
-        ...     with hold_interrupt():
-        ...         os.kill(os.getpid(), signal.SIGINT); done = True
-        ... except KeyboardInterrupt:
-        ...     print("interrupted after the block, done =", done)
-        interrupted after the block, done = True
+        >>> with HeldInterrupts() as held:
+        ...     held.busy = True
+        ...     os.kill(os.getpid(), signal.SIGINT)   # arrives mid-batch: held
+        ...     try:
+        ...         held.release()
+        ...     except KeyboardInterrupt:
+        ...         print("raised once the batch was done")
+        raised once the batch was done
     """
-    if threading.current_thread() is not threading.main_thread():  # only the main thread gets signals
-        yield
-        return
-    held = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
-        if held:
+
+    def __init__(self):
+        self.busy = self.pending = False
+        self.previous = None
+
+    def __enter__(self) -> "HeldInterrupts":
+        if threading.current_thread() is threading.main_thread():  # only the main thread gets signals
+            self.previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+    def _handler(self, signum: int, frame: object) -> None:
+        if not self.busy:
+            raise KeyboardInterrupt
+        self.pending = True
+
+    def release(self) -> None:
+        self.busy = False
+        if self.pending:
+            self.pending = False
             raise KeyboardInterrupt
 
 
@@ -121,7 +137,7 @@ class FitGuard:
     checks each loss itself, before its step, so there is nothing to roll back."""
 
     def __init__(self, learn, every: int = 32):
-        self.learn, self.every = learn, every
+        self.learn, self.every, self.interrupts = learn, every, HeldInterrupts()
         self.snapshot = Snapshot(learn.model, learn.opt) if learn.device.type != "cpu" else None
         self.losses: list[Tensor] = []
         self.checked = 0

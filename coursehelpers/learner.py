@@ -35,7 +35,7 @@ from coursehelpers import distributed
 from coursehelpers.callbacks import Callback, FitState
 from coursehelpers.config import TrainConfig, autocast_dtype
 from coursehelpers.dataloaders import DataLoaders
-from coursehelpers.faults import FitGuard, NonFiniteLoss, check_n_outputs, checked_loss, hold_interrupt, nan_message
+from coursehelpers.faults import FitGuard, NonFiniteLoss, check_n_outputs, checked_loss, nan_message
 from coursehelpers.param_groups import freeze_to, optimizer_groups, set_hparams, single_group
 from coursehelpers.schedule import one_cycle_lr, one_cycle_mom, spread_lrs
 
@@ -171,7 +171,7 @@ class Learner:
         with self.autocast():
             output = self.train_model(*batch[:-1])
         loss = self.compute_loss(output, batch[-1])
-        if self.device.type == "cpu" and not bool(torch.isfinite(loss)):  # free on the CPU: no GPU to wait for
+        if self.device.type == "cpu" and not math.isfinite(loss.item()):  # free on the CPU: no GPU to wait for
             raise NonFiniteLoss(float(loss), -1, math.nan)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
@@ -204,15 +204,16 @@ class Learner:
         self.train_model = distributed.wrap(self.model)  # made per fit: freezing changes what DDP syncs
         self._callback("before_fit", state)
         try:
-            for state.epoch in range(n_epochs):
-                start = time.perf_counter()
-                self._callback("before_epoch", state)
-                self.dls.set_epoch(len(self.history))
-                train_loss = self._train_epoch(state, peaks, schedule, guard)
-                self._log_epoch(train_loss, time.perf_counter() - start)
-                self._callback("after_epoch", state)
-                if state.stop:
-                    break
+            with guard.interrupts:
+                for state.epoch in range(n_epochs):
+                    start = time.perf_counter()
+                    self._callback("before_epoch", state)
+                    self.dls.set_epoch(len(self.history))
+                    train_loss = self._train_epoch(state, peaks, schedule, guard)
+                    self._log_epoch(train_loss, time.perf_counter() - start)
+                    self._callback("after_epoch", state)
+                    if state.stop:
+                        break
         except NonFiniteLoss as bad:
             raise FloatingPointError(nan_message(bad, state.epoch, guard.roll_back())) from None
         except torch.cuda.OutOfMemoryError as e:
@@ -231,11 +232,12 @@ class Learner:
                 set_hparams(self.opt, [p * scale for p in peaks], mom)
                 lr = peaks[-1] * scale
                 self._callback("before_batch", state)
-                with hold_interrupt():  # Ctrl-C lets this batch finish: its step whole and recorded
-                    state.loss = self.train_step(batch)
-                    losses.append(state.loss)
-                    self.batch_lrs.append(lr)
-                    self.batch_moms.append(mom)
+                guard.interrupts.busy = True  # Ctrl-C lets this batch finish: its step whole and recorded
+                state.loss = self.train_step(batch)
+                losses.append(state.loss)
+                self.batch_lrs.append(lr)
+                self.batch_moms.append(mom)
+                guard.interrupts.release()
                 self._callback("after_batch", state)
                 guard.after_step(last=state.batch == state.n_batches - 1)
         except NonFiniteLoss as bad:
@@ -245,8 +247,8 @@ class Learner:
         finally:  # whatever stopped the epoch: no gradient left over, every applied step recorded
             self.opt.zero_grad(set_to_none=True)
             self.batch_losses += torch.stack(losses).float().tolist() if losses else []
-        mean = torch.tensor(sum(self.batch_losses[-len(losses):]) / len(losses) if losses else math.nan)
-        return float(distributed.all_sum(mean.to(self.device)) / distributed.world_size())  # over all processes
+        mean = sum(self.batch_losses[-len(losses):]) / len(losses) if losses else math.nan
+        return distributed.mean_over_processes(mean, self.dls.device)
 
     def _log_epoch(self, train_loss: float, seconds: float) -> None:
         row = {"epoch": len(self.history), "train_loss": train_loss, **self.validate(), "time": seconds}
@@ -303,7 +305,9 @@ class Learner:
             if whole:  # language-model outputs are large: keep them only when a metric needs them all
                 outputs.append(output)
                 targets.append(target)
-        sums, count = distributed.all_sum(sums), int(distributed.all_sum(torch.tensor(count, device=self.device)))
+        if distributed.is_distributed():  # every process holds a slice of the validation set
+            sums, count = distributed.all_sum(sums), round(distributed.mean_over_processes(count, self.device)
+                                                           * distributed.world_size())
         means = (sums / count).tolist() if count else [math.nan] * (1 + len(per_batch))
         found = {"valid_loss": means[0], **{metric_name(m): v for m, v in zip(per_batch, means[1:])}}
         if outputs:
