@@ -10,6 +10,10 @@ learner can see in one file which switches exist:
   so the tests can check what a lesson learned and not only that it ran.
 - ``COURSE_MAX_BATCHES``: if set, every pass over a DataLoader stops after that many
   batches (a rehearsal of full mode in CI time; never set it to learn for real).
+- ``COURSE_MIRROR``: if set, a URL or folder that serves the course's archives and
+  weights in place of the original sources (behind a firewall, or the CI rehearsal).
+  Its ``registry.json`` may give each file's size and SHA-256, which are then the
+  checks (see ``coursehelpers.registry``); unset, nothing changes.
 
 Example:
     >>> size = course_size(None)          # reads COURSE_SIZE, "sample" by default
@@ -69,6 +73,17 @@ def max_batches() -> int | None:
     if not value.isdigit() or int(value) < 1:
         raise ValueError(f"COURSE_MAX_BATCHES={value!r}: use a whole number of batches >= 1, or unset it.")
     return int(value)
+
+
+def mirror() -> str | None:
+    """``$COURSE_MIRROR`` (a URL or a folder serving the course's files), or None when unset.
+
+    Example:
+        >>> mirror() is None or len(mirror()) > 0
+        True
+    """
+    value = os.environ.get("COURSE_MIRROR", "").strip()
+    return value or None
 
 
 def default_device() -> torch.device:
