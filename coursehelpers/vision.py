@@ -20,7 +20,7 @@ from coursehelpers.augment import CenterResize, Size, to_float
 from coursehelpers.config import TrainConfig
 from coursehelpers.data import get_weights
 from coursehelpers.dataloaders import Batch, DataLoaders, Prepare
-from coursehelpers.images import ImageSource, load_image
+from coursehelpers.image_io import ImageSource, load_image
 from coursehelpers.learner import Learner
 
 # Channel means and standard deviations of ImageNet's photos: pretrained models expect inputs normalised so.
@@ -30,11 +30,11 @@ Stats = tuple[Sequence[float], Sequence[float]]
 
 # ---------------------------------------------------------------- data on the device
 class ImagePrepare(Prepare):
-    """uint8 images -> floats in [0, 1] -> ``train_tfm`` or ``valid_tfm`` -> normalised -> channels-last.
+    """uint8 images -> ``train_tfm`` (training) or a centre resize to ``size`` -> normalised -> channels-last.
 
-    ``valid_tfm`` defaults to the deterministic centre resize to ``size``, and
-    ``train_tfm`` to ``valid_tfm`` (no augmentation). ``item_size`` is the size
-    items were presized to, so `encode` prepares a new image like a validation one.
+    The transforms take the uint8 batch and return floats in [0, 1]; ``train_tfm``
+    defaults to the centre resize (no augmentation). ``item_size`` and ``mode`` say
+    how items were loaded, so `encode` loads a new image exactly like a validation one.
 
     Example:
         >>> prep = ImagePrepare(size=4, norm_stats=None, channels_last=False)
@@ -42,20 +42,22 @@ class ImagePrepare(Prepare):
         tensor([1.])
     """
 
-    def __init__(self, size: Size = None, train_tfm: nn.Module | None = None, valid_tfm: nn.Module | None = None,
-                 norm_stats: Stats | None = IMAGENET_STATS, channels_last: bool = True, item_size: int | None = None):
+    def __init__(self, size: Size = None, train_tfm: nn.Module | None = None, norm_stats: Stats | None = IMAGENET_STATS,
+                 channels_last: bool = True, item_size: int | None = None, mode: str = "RGB"):
         self.size, self.item_size, self.norm_stats, self.channels_last = size, item_size, norm_stats, channels_last
-        self.valid_tfm = valid_tfm if valid_tfm is not None else CenterResize(size)
+        self.mode, self.valid_tfm = mode, CenterResize(size)
         self.train_tfm = train_tfm if train_tfm is not None else self.valid_tfm
 
     def _stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return tuple(torch.as_tensor(s, dtype=x.dtype, device=x.device).view(1, -1, 1, 1) for s in self.norm_stats)
 
     def __call__(self, batch: Batch, train: bool) -> Batch:
-        x = (self.train_tfm if train else self.valid_tfm)(to_float(batch[0]))
+        x = to_float((self.train_tfm if train else self.valid_tfm)(batch[0]))
+        if x.untyped_storage().data_ptr() == batch[0].untyped_storage().data_ptr():  # passed through: copy it
+            x = x.clone()
         if self.norm_stats is not None:
             mean, std = self._stats(x)
-            x = (x - mean) / std
+            x.sub_(mean).div_(std)  # in place: a new batch-sized tensor costs more than the arithmetic on a CPU
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return (x, *batch[1:])
@@ -69,12 +71,12 @@ class ImagePrepare(Prepare):
 
     def encode(self, item: ImageSource) -> Batch:
         """One image (a path, PIL image, array or tensor) as a batch of one, loaded like a validation item."""
-        return (load_image(item, self.item_size)[None],)
+        return (load_image(item, self.item_size, self.mode)[None],)
 
     def config(self) -> dict:
-        """What rebuilds it for prediction (the transforms are not kept: `valid_tfm` comes back from ``size``)."""
-        return {"kind": "image", "size": self.size, "item_size": self.item_size, "norm_stats": self.norm_stats,
-                "channels_last": self.channels_last}
+        """The whole validation pipeline as plain data (the training transform is not kept: prediction skips it)."""
+        return {"kind": "image", "size": self.size, "item_size": self.item_size, "mode": self.mode,
+                "norm_stats": self.norm_stats, "channels_last": self.channels_last}
 
     @classmethod
     def from_config(cls, config: dict) -> "ImagePrepare":
@@ -88,10 +90,10 @@ def image_dataloaders(train_ds: Dataset, valid_ds: Dataset, bs: int = 64, size: 
                       channels_last: bool = True) -> DataLoaders:
     """DataLoaders of image datasets (see `DataLoaders.from_datasets`), batches augmented and resized to ``size``.
 
-    The class names and the presize of new items (``item_size``) come from the datasets.
+    The class names, and how new items are loaded (``item_size``, ``mode``), come from the datasets.
     """
     prepare = ImagePrepare(size, train_tfm, norm_stats=norm_stats, channels_last=channels_last,
-                           item_size=getattr(valid_ds, "item_size", None))
+                           item_size=getattr(valid_ds, "item_size", None), mode=getattr(valid_ds, "mode", "RGB"))
     return DataLoaders.from_datasets(train_ds, valid_ds, bs, seed=seed, device=device, prepare=prepare,
                                      classes=getattr(train_ds, "classes", None), num_workers=num_workers)
 

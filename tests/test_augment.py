@@ -1,11 +1,16 @@
 """Unit tests of coursehelpers.augment on small known inputs (CPU; CUDA too when present)."""
+import math
+
 import pytest
 import torch
+import torch.nn.functional as F
 
+from coursehelpers import augment
 from coursehelpers.augment import (
     BatchAugment, CenterResize, aug_transforms, crop_zoom_matrix, dihedral_matrix, resample, rotate_matrix,
-    warp_matrix,
+    sampling_grid, warp_matrix,
 )
+from coursehelpers.vision import IMAGENET_STATS, ImagePrepare
 
 ATOL = 1e-5  # float32 rounding in the sampling grid; an interpolation error would be ~1e-1
 
@@ -136,3 +141,58 @@ def test_lighting_bounds():
 def test_bad_arguments_say_what_to_do():
     with pytest.raises(ValueError, match="max_zoom"):
         aug_transforms(max_zoom=0.5)
+
+
+# ---------------------------------------------------------------- the faster CPU path gives the same batches
+def reference_grid(mats: torch.Tensor, out_hw: tuple[int, int]) -> torch.Tensor:
+    """The previous sampling grid: every output pixel centre as a batched [h*w, 3] @ [3, 3] product."""
+    h, w = out_hw
+    ys, xs = (torch.arange(h) * 2 + 1) / h - 1, (torch.arange(w) * 2 + 1) / w - 1
+    yy, xx = torch.meshgrid(ys, xs, indexing="ij")
+    mapped = torch.stack([xx, yy, torch.ones_like(xx)], -1).reshape(-1, 3) @ mats.transpose(1, 2)
+    return (mapped[..., :2] / mapped[..., 2:]).reshape(len(mats), h, w, 2)
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 3 * 46 * 46 * 4 * 4, augment.CPU_CHUNK_BYTES])  # 1, 4 or all 6 at once
+def test_resample_a_few_images_at_a_time_matches_the_whole_batch_one(monkeypatch, chunk_bytes):
+    monkeypatch.setattr(augment, "CPU_CHUNK_BYTES", chunk_bytes)
+    x = (asymmetric(6, h=46, w=46) * 255).to(torch.uint8)
+    mats = aug_transforms(size=22, generator=torch.Generator().manual_seed(0)).matrices(6, (46, 46), (22, 22))
+    assert (mats[:, 2, :2] != 0).any() and (mats[:, 0, 1] != 0).any()  # warps and rotations are in the draw
+    torch.testing.assert_close(sampling_grid(mats, (22, 22)), reference_grid(mats, (22, 22)), atol=1e-6, rtol=0)
+    out = resample(x, mats, (22, 22))
+    assert out.dtype == torch.float32 and out.shape == (6, 3, 22, 22)
+    # the previous way: the whole batch to floats in [0, 1] first, one grid_sample
+    whole = F.grid_sample(x.float() / 255, reference_grid(mats, (22, 22)), padding_mode="reflection",
+                          align_corners=False)
+    torch.testing.assert_close(out, whole, atol=ATOL, rtol=0)
+    torch.testing.assert_close(resample(x.float() / 255, mats, (22, 22)), out, atol=ATOL, rtol=0)
+
+
+def test_uint8_and_float_batches_augment_alike():
+    x = (asymmetric(5, h=30, w=30) * 255).to(torch.uint8)
+    make = lambda: aug_transforms(size=16, generator=torch.Generator().manual_seed(2))  # noqa: E731
+    torch.testing.assert_close(make()(x), make()(x.float() / 255), atol=ATOL, rtol=0)
+
+
+def test_fused_lighting_is_the_written_formula():
+    x = asymmetric(300, h=4, w=4)
+    aug = only(max_lighting=0.4, p_lighting=0.75)
+    out = aug.lighting(x.clone())
+    g = torch.Generator().manual_seed(1)  # the same draws as `only`'s generator, in the same order
+    on = (torch.rand(300, generator=g) < 0.75).float()
+    brightness = (torch.rand(300, generator=g) * 0.4 - 0.2) * on
+    log_c = math.log(1 / 0.6)
+    contrast = torch.exp((torch.rand(300, generator=g) * 2 * log_c - log_c) * on)
+    b, c = brightness.view(-1, 1, 1, 1), contrast.view(-1, 1, 1, 1)
+    torch.testing.assert_close(out, ((x - 0.5) * c + 0.5 + b).clamp(0, 1), atol=1e-6, rtol=0)
+    assert (on == 0).any() and (out - x).abs().amax((1, 2, 3)).gt(0.01).float().mean() > 0.5
+
+
+def test_prepare_normalises_in_place_without_touching_the_callers_batch():
+    x = torch.rand(2, 3, 8, 8)
+    kept = x.clone()
+    out = ImagePrepare(size=8, channels_last=False)((x,), train=False)[0]  # same size: the resize passes x on
+    mean, std = (torch.tensor(s).view(1, 3, 1, 1) for s in IMAGENET_STATS)
+    assert torch.equal(x, kept)
+    torch.testing.assert_close(out, (kept - mean) / std, atol=1e-6, rtol=0)

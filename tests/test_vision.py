@@ -1,4 +1,5 @@
-"""Unit tests of coursehelpers.images and coursehelpers.vision: loading, labelling, splitting, prepare, models, export (CPU)."""
+"""Unit tests of coursehelpers.images and coursehelpers.vision: loading, labelling, splitting, prepare, models,
+export and predict (CPU)."""
 import numpy as np
 import pytest
 import torch
@@ -183,7 +184,7 @@ def test_image_prepare_augments_only_training_batches():
 def test_image_prepare_config_is_plain_data_and_rebuilds_it():
     prep = ImagePrepare(size=64, item_size=80, train_tfm=aug_transforms(64))
     config = prep.config()
-    assert config == {"kind": "image", "size": 64, "item_size": 80, "norm_stats": IMAGENET_STATS,
+    assert config == {"kind": "image", "size": 64, "item_size": 80, "mode": "RGB", "norm_stats": IMAGENET_STATS,
                       "channels_last": True}
     back = ImagePrepare.from_config(config)
     x = torch.randint(0, 256, (2, 3, 80, 80), dtype=torch.uint8)
@@ -263,20 +264,41 @@ def test_multi_hot_targets_get_bce_and_sigmoid(tmp_path):
     assert all(p.requires_grad for p in learn.model.parameters())  # not pretrained: nothing frozen
 
 
-def test_export_reload_and_predict_a_file_like_get_preds(tmp_path):
-    train_ds, valid_ds = datasets_from_folder(noisy_folder(tmp_path), valid_pct=0.25, item_size=40)
+def test_predict_takes_a_path_pil_image_array_or_tensor_like_the_validation_loader(tmp_path):
+    folder = noisy_folder(tmp_path)
+    for name in ("red", "blue"):  # one image a class with see-through pixels: composited the same way every time
+        img = Image.open(folder / name / "0.png").convert("RGBA")
+        img.putalpha(Image.linear_gradient("L").resize(img.size))
+        img.save(folder / name / "0.png")
+    files = get_image_files(folder)
+    held_out = [f.stem in ("0", "1") for f in files]
+    train_ds, valid_ds = image_datasets(files, [f.parent.name for f in files], valid=held_out, item_size=40)
+    assert sorted(f.name for f in valid_ds.files) == ["0.png", "0.png", "1.png", "1.png"]
     dls = image_dataloaders(train_ds, valid_ds, bs=4, size=32, device=CPU, train_tfm=aug_transforms(32))
     torch.manual_seed(0)
     learn = vision_learner(dls, "tiny_resnet", config=QUIET)
     learn.fine_tune(1, base_lr=1e-2)
     preds, _ = learn.get_preds()
+    assert not torch.allclose(preds[0], preds[1])  # the checks below compare different predictions
     reloaded = load_learner(learn.export(tmp_path / "model.pth"), device=CPU)
     assert reloaded.dls.classes == dls.classes and reloaded.activation == "softmax"
-    for i, file in enumerate(valid_ds.files):
-        label, probs = reloaded.predict(file)
-        assert torch.allclose(probs, preds[i], atol=1e-5), (file, probs, preds[i])
-        assert label == dls.classes[int(preds[i].argmax())]
-    assert not torch.allclose(preds[0], preds[1])  # the check above compared different predictions
+    for model in (learn, reloaded):
+        for i, file in enumerate(valid_ds.files):
+            pixels = np.array(Image.open(file))  # [H, W, 3], or [H, W, 4] with transparency
+            chw = torch.from_numpy(pixels).permute(2, 0, 1)
+            for item in (file, str(file), Image.open(file), pixels, chw, chw[None], chw.float() / 255):
+                label, probs = model.predict(item)
+                assert torch.allclose(probs, preds[i], atol=1e-5), (file, type(item), probs, preds[i])
+                assert label == dls.classes[int(preds[i].argmax())]
+
+
+def test_the_export_records_how_items_are_loaded(tmp_path):
+    files = [write_image(tmp_path / f"{i}.png", (200, 100, 0), (20, 16)) for i in range(4)]
+    grey = ImageDataset(files, torch.tensor([0, 1, 0, 1]), ["a", "b"], item_size=12, mode="L")
+    prepare = image_dataloaders(grey, grey, bs=2, size=8, device=CPU).prepare
+    back = ImagePrepare.from_config(prepare.config())
+    assert back.mode == "L" and back.item_size == 12
+    assert torch.equal(back.encode(files[0])[0], grey[0][0][None])  # one channel, as the dataset loaded it
 
 
 def test_pets_sample_layout_and_determinism(tmp_path):
