@@ -77,7 +77,7 @@ def top_predictions(learn: Learner, file: str | os.PathLike, k: int = 3) -> dict
 
 
 def model_view(learn: Learner, file: str | os.PathLike) -> Image.Image:
-    """The picture the model is given: the photo loaded like a validation image (centre square, resized)."""
+    """The photo as the export's pipeline loads it: the centre square, presized like a validation image."""
     x = learn.dls.prepare.encode(Path(file))[0][0]  # uint8 [3, S, S]
     return Image.fromarray(x.permute(1, 2, 0).numpy())
 
