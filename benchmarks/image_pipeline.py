@@ -129,21 +129,22 @@ def alternate(passes: dict[str, Callable[[], int]], repeats: int) -> dict[str, f
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def stages(dls: object, repeats: int) -> dict[str, float]:
-    """Median milliseconds per image of one training batch's stages: load items, collate, prepare on the device."""
-    ds, idx = dls.train_ds, list(range(min(len(dls.train_ds), dls.train_dl.batch_sampler.batch_size)))
-    times: dict[str, list[float]] = {"load": [], "collate": [], "prepare": []}
+def stages(loaders: dict[str, object], repeats: int) -> dict[str, dict[str, float]]:
+    """Median ms per image of one training batch's stages (load items, collate, prepare), pipelines in turn."""
+    times = {name: {"load": [], "collate": [], "prepare": []} for name in loaders}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        items = [ds[i] for i in idx]
-        t1 = time.perf_counter()
-        batch = default_collate(items)
-        t2 = time.perf_counter()
-        dls.prepare(tuple(batch), True)
-        t3 = time.perf_counter()
-        for name, seconds in zip(times, (t1 - t0, t2 - t1, t3 - t2)):
-            times[name].append(seconds * 1e3 / len(idx))
-    return {name: statistics.median(t) for name, t in times.items()}
+        for name, dls in loaders.items():
+            ds, n = dls.train_ds, min(len(dls.train_ds), dls.train_dl.batch_sampler.batch_size)
+            t0 = time.perf_counter()
+            items = [ds[i] for i in range(n)]
+            t1 = time.perf_counter()
+            batch = default_collate(items)
+            t2 = time.perf_counter()
+            dls.prepare(tuple(batch), True)
+            t3 = time.perf_counter()
+            for stage, seconds in zip(times[name], (t1 - t0, t2 - t1, t3 - t2)):
+                times[name][stage].append(seconds * 1e3 / n)
+    return {name: {stage: statistics.median(t) for stage, t in st.items()} for name, st in times.items()}
 
 
 def photo_load(modules: dict[str, ModuleType], folder: Path, item_size: int, repeats: int) -> dict[str, float]:
@@ -192,7 +193,7 @@ def main() -> None:
             print(f"fastai: skipped: {fastai_run}")
         else:
             passes["fastai 2.8.12"] = fastai_run
-        report(alternate(passes, args.repeats), {name: stages(dls, args.repeats) for name, (_, dls) in built.items()},
+        report(alternate(passes, args.repeats), stages({name: dls for name, (_, dls) in built.items()}, args.repeats),
                photo_load(modules, Path(tmp), args.item_size, args.repeats))
 
 
