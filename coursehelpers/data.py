@@ -272,7 +272,7 @@ def _download_archive(entry: Entry, archive: Path, root: Path, old: dict, progre
             raise ManualDownloadError(f"{e}\n\n{_help(entry, root, entry.url)}") from e
         raise
     except VerificationError as e:
-        if checks["sha256"] is not None and checks["sha256"] != entry.sha256:
+        if e.check == "sha256" and checks["sha256"] != entry.sha256:  # the pinned one failed
             raise VerificationError(f"{e}\nThe SHA-256 expected is the one recorded at the first "
                                     f"download, in {_marker(root)}; if the file really changed "
                                     "upstream, delete that marker and run again.") from None

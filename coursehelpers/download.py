@@ -46,7 +46,7 @@ class DownloadError(RuntimeError):
 
 def download(url: str, dest: str | os.PathLike, size: int | None = None, *, md5: str | None = None,
              md5_first_mib: str | None = None, sha256: str | None = None,
-             check: Callable[[Path], None] | None = None, progress: bool = True,
+             check: Callable[[Path, str], None] | None = None, progress: bool = True,
              timeout: float = 30.0, deadline: float | None = None) -> Path:
     """Download ``url`` to ``dest``, verify it (size, digests, ``check``); return ``dest``.
 
@@ -74,12 +74,12 @@ def download(url: str, dest: str | os.PathLike, size: int | None = None, *, md5:
             _stream(url, out, dest, size, progress, timeout, deadline)
         verify(tmp, size, **checks, what=url)
         if check is not None:
-            check(tmp)
+            check(tmp, url)
         os.replace(tmp, dest)
     except VerificationError as e:
         tmp.unlink(missing_ok=True)
-        raise VerificationError(f"{e} Nothing was kept. Run again; if it happens again, "
-                                "the registry entry needs updating: please report the URL.") from None
+        raise VerificationError(f"{e} Nothing was kept. Run again; if it happens again, the registry "
+                                "entry needs updating: please report the URL.", e.check) from None
     except BaseException:  # also Ctrl-C: never leave a partial file behind
         tmp.unlink(missing_ok=True)
         raise
@@ -87,14 +87,14 @@ def download(url: str, dest: str | os.PathLike, size: int | None = None, *, md5:
 
 
 def _verify_existing(dest: Path, url: str, size: int | None, checks: dict[str, str | None],
-                     check: Callable[[Path], None] | None) -> Path:
+                     check: Callable[[Path, str], None] | None) -> Path:
     try:
         verify(dest, size, **checks)
         if check is not None:
-            check(dest)
+            check(dest, str(dest))
     except VerificationError as e:
         raise VerificationError(f"{e}\nDelete {dest} and run again to download a fresh copy "
-                                f"from {url}.") from None
+                                f"from {url}.", e.check) from None
     return dest
 
 
@@ -116,7 +116,8 @@ def _stream(url: str, out: BinaryIO, dest: Path, size: int | None, progress: boo
         # no network, refused, reset, stalled (disk errors are explained by explain_disk_full)
         reason = getattr(e, "reason", e)
         raise DownloadError(
-            f"Could not download {url} ({reason}). If this machine is offline, fetch that "
+            f"Could not download {url} ({reason}). If this machine is offline or its connection too "
+            "slow, fetch that "
             f"URL elsewhere and put the file at {dest} (folder {dest.parent}); it is then "
             "verified and used without network access.") from e
     # http.client returns short reads without an error when a server closes early.
@@ -159,11 +160,9 @@ def _copy(source: BinaryIO, out: BinaryIO, url: str, limit: int | None, deadline
             if limit is not None and got > limit:
                 raise VerificationError(f"{url} sent more than the {limit:,} bytes expected; the "
                                         "transfer was cut off there and refused.")
-            if time.monotonic() - start > deadline:
-                raise DownloadError(
-                    f"Download of {url} took longer than {deadline:g} s (got {got:,} bytes): the "
-                    "connection is too slow or stalled. Nothing was kept; run again on a better "
-                    "connection, or fetch the file elsewhere and put it where the error says.")
+            if time.monotonic() - start > deadline:  # _stream explains it, with where to put the file
+                raise TimeoutError(f"took longer than {deadline:g} s in all, {got:,} bytes received: "
+                                   "the connection is too slow or stalled")
             out.write(block)
             bar.update(len(block))
     return got
@@ -195,8 +194,9 @@ def explain_disk_full(folder: Path) -> Iterator[None]:
     except OSError as e:
         if e.errno not in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
             raise
-        raise OSError(e.errno, f"The disk holding {folder} is full (no space left while writing "
-                      f"{e.filename or 'there'}). Nothing half-written was kept. Free some space, or "
+        where = f" while writing {e.filename}" if e.filename else ""
+        raise OSError(e.errno, f"The disk holding {folder} is full (no space left{where}). Nothing "
+                      "half-written was kept. Free some space, or "
                       "set COURSE_DATA (TORCH_HOME for torchvision's weights) to a folder on a bigger "
                       "disk, and run again.") from e
 

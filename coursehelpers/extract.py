@@ -60,7 +60,7 @@ def extract(archive: str | os.PathLike, dest: str | os.PathLike,
 
     Raises ``UnsafeArchiveError`` (and writes nothing) for any member that is not a
     plain file or folder, or would land outside ``dest``, or when the whole would
-    exceed ``max_bytes``.
+    exceed ``max_bytes``; a failure while writing (a full disk) leaves ``dest`` empty.
 
     Example:
         >>> import io, tarfile, tempfile
@@ -79,13 +79,23 @@ def extract(archive: str | os.PathLike, dest: str | os.PathLike,
         targets = [_landing_path(real_dest, m, archive) for m in members]
         _check_total(members, archive, real_dest, max_bytes)
         with explain_disk_full(dest):
-            for member, target in zip(members, targets):
-                _write(member, target, real_dest, open_member, archive)
+            try:
+                for member, target in zip(members, targets):
+                    _write(member, target, real_dest, open_member, archive)
+            except BaseException:  # also Ctrl-C: dest was empty, so leave it empty, not half-written
+                for path in dest.iterdir():
+                    if path.is_dir():
+                        shutil.rmtree(path)
+                    else:
+                        path.unlink()
+                raise
     return dest
 
 
-def check_archive(archive: str | os.PathLike) -> None:
+def check_archive(archive: str | os.PathLike, what: str | None = None) -> None:
     """Read a whole archive, raising ``VerificationError`` if it is cut short or corrupt.
+
+    ``what`` names it in the message (for example its URL; None: its path).
 
     Example:
         >>> import io, tarfile, tempfile
@@ -99,7 +109,7 @@ def check_archive(archive: str | os.PathLike) -> None:
         ...
         coursehelpers.verify.VerificationError: ...a.tgz is damaged or incomplete...
     """
-    with _open_archive(Path(archive)) as (members, open_member):
+    with _open_archive(Path(archive), what) as (members, open_member):
         for member in members:  # a tar was read whole to list it (gzip checks its CRC); a zip's
             if member.kind == "file" and isinstance(member.ref, zipfile.ZipInfo):  # CRCs are per file
                 with open_member(member) as source:
@@ -108,8 +118,10 @@ def check_archive(archive: str | os.PathLike) -> None:
 
 
 @contextmanager
-def _open_archive(archive: Path) -> Iterator[tuple[list[Member], Callable[[Member], IO[bytes]]]]:
+def _open_archive(archive: Path, what: str | None = None
+                  ) -> Iterator[tuple[list[Member], Callable[[Member], IO[bytes]]]]:
     """The members of a tar or zip archive and a function that opens one; damage is a clear error."""
+    what = what or str(archive)
     try:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
@@ -120,11 +132,10 @@ def _open_archive(archive: Path) -> Iterator[tuple[list[Member], Callable[[Membe
                 while tf.fileobj.read(MIB):  # on to the end, where gzip checks its CRC
                     pass
         else:
-            raise VerificationError(f"{archive} is neither a tar nor a zip archive (a web page, or a "
-                                    "cut download?). Delete it and run again.")
+            raise VerificationError(f"{what} is neither a tar nor a zip archive (a web page, or a "
+                                    "cut download?).")
     except (tarfile.TarError, zipfile.BadZipFile, gzip.BadGzipFile, EOFError, zlib.error) as e:
-        raise VerificationError(f"{archive} is damaged or incomplete ({e}). Delete it and run "
-                                "again to download a fresh copy.") from e
+        raise VerificationError(f"{what} is damaged or incomplete ({e}).") from e
 
 
 def _tar_member(info: tarfile.TarInfo) -> Member:
@@ -171,7 +182,8 @@ def _must_land_inside(target: Path, real_dest: Path, archive: Path, member: Memb
 
 
 def _refusal(archive: Path, member: Member, why: str) -> UnsafeArchiveError:
-    return UnsafeArchiveError(f"{archive} holds {member.name!r}, {why}. Nothing was unpacked: the "
+    name = member.name if len(member.name) < 200 else f"{member.name[:80]}...{member.name[-40:]}"
+    return UnsafeArchiveError(f"{archive} holds {name!r}, {why}. Nothing was unpacked: the "
                               "archive is not safe to open. Delete it; if it came from the course's "
                               "own source, please report the URL.")
 

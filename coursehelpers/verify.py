@@ -19,6 +19,10 @@ MIB = 2**20
 class VerificationError(ValueError):
     """A file or folder is not what it should be (size, digest, layout, or an unsafe archive)."""
 
+    def __init__(self, message: str, check: str | None = None) -> None:
+        super().__init__(message)
+        self.check = check  # the check that failed ("size", "sha256", ...), where it was one of verify's
+
 
 class FileHashes(TypedDict):
     """What ``file_hashes`` measures: the size in bytes and three hex digests."""
@@ -66,12 +70,12 @@ def verify(path: str | os.PathLike, size: int | None = None, *, md5: str | None 
     what = what or str(path)
     if size is not None and found["size"] != size:
         raise VerificationError(f"{what}: expected {size:,} bytes but got {found['size']:,}: "
-                                "the file is incomplete or not the right one.")
+                                "the file is incomplete or not the right one.", "size")
     for key, want in [("md5", md5), ("md5_first_mib", md5_first_mib), ("sha256", sha256)]:
         if want is not None and not found[key].startswith(want.lower()):
             prefix = "..." if len(want) < len(found[key]) else ""
             raise VerificationError(f"{what}: {key} is {found[key]} but {want}{prefix} is expected: "
-                                    "the file is corrupt or not the right one.")
+                                    "the file is corrupt or not the right one.", key)
     return found
 
 
