@@ -174,6 +174,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--ref", default=REFERENCE_REV, help="the commit whose coursehelpers is 'previous'")
+    parser.add_argument("--no-fastai", action="store_true", help="skip the fastai column")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=FutureWarning)  # fastai's imports warn about torch.jit
     print(f"torch={torch.__version__} threads={torch.get_num_threads()} images={args.images} bs={args.bs} "
@@ -188,7 +189,7 @@ def main() -> None:
             modules[f"previous ({args.ref[:7]})"] = previous
         built = {name: course_pipeline(pkg, files, args) for name, pkg in modules.items()}
         passes = {name: run for name, (run, _) in built.items()}
-        fastai_run = fastai_pipeline(files, args)
+        fastai_run = "--no-fastai was given" if args.no_fastai else fastai_pipeline(files, args)
         if isinstance(fastai_run, str):
             print(f"fastai: skipped: {fastai_run}")
         else:
