@@ -107,7 +107,7 @@ def upload(browser, url: str, file: Path, shot: str):
     return page, page.inner_text("#message"), seconds
 
 
-def test_a_photo_gets_the_labels_predict_gives(apps, browser):
+def test_a_photo_gets_the_labels_predict_gives(apps, browser, capsys):
     photo = Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))  # a real photo
     page, message, seconds = upload(browser, apps["url"], photo, "photo.png")
     label, probs = load_learner(apps["model"]).predict(photo)
@@ -119,8 +119,9 @@ def test_a_photo_gets_the_labels_predict_gives(apps, browser):
     assert list(shown) == [classes[i] for i in indices]
     assert list(shown.values()) == pytest.approx(values.tolist(), abs=1e-5)
     assert message.startswith(label)
-    print(f"\nbrowser test: page shows {label} ({values[0]:.1%}) = predict; answered in {seconds:.2f} s "
-          f"({message}); screenshot {SHOTS / 'photo.png'}")
+    with capsys.disabled():  # one line in the test log (CI's too), whatever pytest's verbosity
+        print(f"\nbrowser test: Chromium shows {label} ({values[0]:.1%}), as predict does; the page answered in "
+              f"{seconds:.2f} s ({message}); screenshot {SHOTS / 'photo.png'}")
 
 
 def test_a_file_that_is_not_an_image_gets_a_message(apps, browser, tmp_path):
