@@ -40,6 +40,17 @@ def most_confused(preds: torch.Tensor, targets: torch.Tensor, classes: Sequence[
     return sorted(pairs, key=lambda pair: -pair[2])  # stable: ties keep the class order
 
 
+def most_confused_classes(cm: np.ndarray, k: int) -> list[int]:
+    """The indices (in class order) of the ``k`` classes with the most errors, as actual or as predicted.
+
+    Example:
+        >>> most_confused_classes(np.array([[5, 1, 0], [2, 3, 0], [0, 0, 4]]), 2)
+        [0, 1]
+    """
+    errors = cm.sum(0) + cm.sum(1) - 2 * np.diag(cm)
+    return sorted(np.argsort(-errors, kind="stable")[:k].tolist())
+
+
 def top_losses(preds: torch.Tensor, targets: torch.Tensor, k: int = 9) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``k`` largest per-item losses and their indices, from probabilities (softmax or sigmoid).
 

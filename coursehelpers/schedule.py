@@ -59,32 +59,63 @@ def spread_lrs(lr: float | slice, n_groups: int) -> list[float]:
 
 
 class LRSuggestion(NamedTuple):
-    """Learning rates read off an LR-finder curve."""
-    valley: float    # where the loss has made half its fall: the usual pick
-    steep: float     # where the loss falls fastest
-    minimum: float   # a tenth of the rate with the lowest loss
+    """Learning rates read off an LR-finder curve, whether the loss fell at all, and the one to start from."""
+    valley: float     # where the loss has made half its fall: the usual pick
+    steep: float      # where the loss falls fastest during that fall
+    min_div10: float  # a tenth of the rate with the lowest loss, past the first third (fastai: "minimum")
+    rise: float       # from this rate on, the loss stays 10% above its level in the sweep's first half
+    loss_fell: bool   # False: no rate beat the start, so the three rates above only mark the sweep's floor
+
+    @property
+    def pick(self) -> float:
+        """The rate to start from: valley if the loss fell, else a tenth of where it starts to rise."""
+        return self.valley if self.loss_fell else self.rise / 10
+
+    def __str__(self) -> str:
+        rates = f"valley {self.valley:.1e}, steep {self.steep:.1e}, min_div10 {self.min_div10:.1e}, rise {self.rise:.1e}"
+        if self.loss_fell:
+            return f"{rates} -> pick {self.pick:.1e} (valley)"
+        return (f"{rates}: no rate made the loss fall below where it started, so valley, steep and min_div10 only "
+                f"mark the sweep's floor -> pick {self.pick:.1e} (a tenth of rise, where the loss starts to rise)")
+
+
+def rise_lr(lrs: np.ndarray, losses: np.ndarray) -> float:
+    """The rate from which the loss stays above 1.1x its level (the median of the sweep's first half)."""
+    level = float(np.median(losses[: max(len(losses) // 2, 1)]))
+    below = np.nonzero(losses <= 1.1 * level)[0]
+    return float(lrs[min(int(below[-1]) + 1, len(lrs) - 1)]) if len(below) else float(lrs[0])
 
 
 def suggest_lrs(lrs: Sequence[float], losses: Sequence[float]) -> LRSuggestion:
     """Suggest learning rates from an LR-finder sweep of (rate, smoothed loss).
 
-    The loss starts flat (the median of the first tenth of the sweep stands for
-    that level), falls to its lowest point, then blows up. "valley" is the rate
-    where the loss has made half of that fall: the learning is fast there, and
-    the rate is well below the one where training turns unstable.
+    In the first third of the sweep the rates are too small to change the weights
+    much, so the loss there gives its level (the median) and its noise (the median
+    absolute deviation); a dip in it is noise, not a fall. The loss fell if it
+    later goes more than 3 noise widths below that level. Then "valley" is the
+    rate where the loss has made half of its fall to its lowest point (the fall
+    starts where the loss last stood at its level): the learning is fast there,
+    well below where training turns unstable. "steep" is the steepest point of
+    that fall. When the loss did not fall (a trained model), the three rates are
+    the sweep's floor and ``pick`` is a tenth of ``rise``.
 
     Example:
         >>> lrs = np.geomspace(1e-6, 1, 60); losses = 1 / (1 + 1e3 * lrs) + lrs ** 2
-        >>> 1e-4 < suggest_lrs(lrs, losses).valley < 1e-1
-        True
+        >>> s = suggest_lrs(lrs, losses); bool(1e-4 < s.valley < 1e-1), s.loss_fell, s.pick == s.valley
+        (True, True, True)
+        >>> s = suggest_lrs(lrs, 1 + lrs)   # a trained model: every rate only hurts
+        >>> s.loss_fell, bool(s.valley == s.min_div10 == lrs[0]), bool(0.1 < s.rise <= 0.2), s.pick == s.rise / 10
+        (False, True, True, True)
     """
     lrs, losses = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
-    bottom = int(np.argmin(losses))
-    head = max(len(losses) // 10, 1)
-    first = float(np.median(losses[:head]))
-    if bottom < head:  # no fall to read: the loss was lowest at the start
-        return LRSuggestion(float(lrs[bottom]), float(lrs[bottom]), float(lrs[bottom] / 10))
-    fallen = losses[head: bottom + 1] <= first - 0.5 * (first - losses[bottom])
-    valley = head + int(np.argmax(fallen))
-    steep = head + int(np.argmin(np.gradient(losses, np.log10(lrs))[head: bottom + 1]))
-    return LRSuggestion(float(lrs[valley]), float(lrs[steep]), float(lrs[bottom] / 10))
+    third, rise = max(len(losses) // 3, 1), rise_lr(lrs, losses)
+    level = float(np.median(losses[:third]))
+    noise = float(np.median(np.abs(losses[:third] - level)))
+    bottom = third + int(np.argmin(losses[third:])) if len(losses) > third else 0
+    if not level - losses[bottom] > 3 * noise:  # no fall to read
+        return LRSuggestion(float(lrs[0]), float(lrs[0]), float(lrs[0]), rise, False)
+    at_level = np.nonzero(losses[third: bottom + 1] >= level)[0]
+    start = third + (int(at_level[-1]) if len(at_level) else 0)
+    valley = start + int(np.argmax(losses[start: bottom + 1] <= level - 0.5 * (level - losses[bottom])))
+    steep = start + int(np.argmin(np.gradient(losses, np.log10(lrs))[start: bottom + 1]))
+    return LRSuggestion(float(lrs[valley]), float(lrs[steep]), float(lrs[bottom] / 10), rise, True)

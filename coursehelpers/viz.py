@@ -12,11 +12,13 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from torch import nn
 
 from coursehelpers.dataloaders import DataLoaders
-from coursehelpers.interpret import grad_cam, top_losses
+from coursehelpers.interpret import grad_cam, most_confused_classes, top_losses
 from coursehelpers.learner import Learner
 from coursehelpers.lr_finder import LRFinderResult
 
@@ -80,20 +82,34 @@ def show_augmentations(img: torch.Tensor, tfm: nn.Module, n: int = 8, ncols: int
 
 
 # ---------------------------------------------------------------- mistakes
-def plot_confusion_matrix(cm: np.ndarray, classes: Sequence[str], cell: float = 0.26) -> Figure:
-    """The confusion matrix as a heat map: rows are actual classes, columns predicted ones."""
-    side, fontsize = max(4.0, cell * len(classes) + 2), 7 if len(classes) > 10 else 10
-    fig = Figure(figsize=(side, side), layout="constrained")
+def plot_confusion_matrix(cm: np.ndarray, classes: Sequence[str], top_k: int | None = None,
+                          cell: float = 0.32) -> Figure:
+    """The confusion matrix as a heat map: rows are actual classes, columns predicted ones.
+
+    With ``top_k``, only the ``top_k`` classes with the most errors (see
+    `coursehelpers.interpret.most_confused_classes`): with 37 classes the whole
+    matrix is mostly an empty square.
+
+    Example:
+        >>> fig = plot_confusion_matrix(np.array([[5, 1, 0], [2, 3, 0], [0, 0, 4]]), list("abc"), top_k=2)
+        >>> [t.get_text() for t in fig.axes[0].get_xticklabels()], fig.axes[0].get_title()
+        (['a', 'b'], 'the 2 of 3 classes with the most errors')
+    """
+    keep = most_confused_classes(cm, top_k) if top_k else list(range(len(classes)))
+    cm, names = cm[np.ix_(keep, keep)], [classes[i] for i in keep]
+    side, fontsize = max(4.0, cell * len(names) + 2.5), 8 if len(names) > 15 else 10
+    fig = Figure(figsize=(side + 1, side), layout="constrained")
     ax = fig.subplots()
     im = ax.imshow(cm, cmap="Blues")
-    ax.set_xticks(range(len(classes)), classes, rotation=90, fontsize=fontsize)
-    ax.set_yticks(range(len(classes)), classes, fontsize=fontsize)
+    ax.set_xticks(range(len(names)), names, rotation=90, fontsize=fontsize)
+    ax.set_yticks(range(len(names)), names, fontsize=fontsize)
     ax.set(xlabel="predicted", ylabel="actual")
-    if len(classes) <= 40:  # numbers stay readable up to about this many classes
-        for i, j in zip(*np.nonzero(cm)):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=6 if len(classes) > 10 else 10,
-                    color="white" if cm[i, j] > cm.max() / 2 else "black")
-    fig.colorbar(im, ax=ax, shrink=0.7)
+    if top_k:
+        ax.set_title(f"the {len(names)} of {len(classes)} classes with the most errors")
+    for i, j in zip(*np.nonzero(cm)):
+        ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=fontsize - 1,
+                color="white" if cm[i, j] > cm.max() / 2 else "black")
+    fig.colorbar(im, ax=ax, shrink=0.7, label="number of images")
     return fig
 
 
@@ -130,13 +146,15 @@ def show_grad_cam(learn: Learner, item: object, layer: nn.Module, class_idx: int
     x = prepare(learn.dls.to_device(prepare.encode(item)), train=False)[0]
     cam, cls = grad_cam(learn.model, x[0], layer, class_idx)
     shown = to_hwc(prepare.denormalize(x)[0])
-    fig = Figure(figsize=(6, 3.2), layout="constrained")
+    fig = Figure(figsize=(7, 3.2), layout="constrained")
     axes = fig.subplots(1, 2)
     for ax, title in zip(axes, ("image", f"Grad-CAM: {learn.dls.classes[cls] if learn.dls.classes else cls}")):
         ax.imshow(shown)
         ax.set_title(title)
         ax.set_axis_off()
-    axes[1].imshow(cam.numpy(), cmap="magma", alpha=alpha)  # cam has the image's size: it lies right over it
+    axes[1].imshow(cam.numpy(), cmap="magma", alpha=alpha, vmin=0, vmax=1)  # the cam has the image's size
+    fig.colorbar(ScalarMappable(Normalize(0, 1), "magma"), ax=axes[1], shrink=0.8,
+                 label="Grad-CAM (1: what drove the score most)")
     return fig
 
 
@@ -199,20 +217,35 @@ def plot_schedule(learn: Learner, figsize: tuple[float, float] = (8, 3)) -> Figu
     return fig
 
 
-def plot_lr_find(result: LRFinderResult, figsize: tuple[float, float] = (6, 4)) -> Figure:
+def plot_lr_find(result: LRFinderResult, figsize: tuple[float, float] = (6.5, 4)) -> Figure:
     """The LR finder's smoothed loss against the learning rate (log scale), each suggestion marked.
 
-    ``result`` is what `Learner.lr_find` returned.
+    ``result`` is what `Learner.lr_find` returned. Suggestions at the same rate
+    share one mark; the title gives the pick, and says when the others only mark
+    the sweep's floor. The loss axis stops at 1.25x the loss's level before the
+    fall, so the fall stays readable when the loss blows up.
     """
     curve, suggestion = result.curve, result.suggestion
     fig = Figure(figsize=figsize, layout="constrained")
     ax = fig.subplots()
     ax.plot(curve["lr"], curve["smoothed_loss"], color="tab:blue")
+    loss = curve["smoothed_loss"].to_numpy()
+    level = max(np.median(loss[: max(len(loss) // 10, 1)]), np.median(loss[: max(len(loss) // 2, 1)]))
+    low = float(np.nanmin(loss))
+    ax.set_ylim(low - 0.05 * (1.25 * level - low), 1.25 * level)
     ax.set(xscale="log", xlabel="learning rate (log scale)", ylabel="loss (smoothed)")
-    for (name, lr), (marker, color) in zip(suggestion._asdict().items(),
-                                           [("o", "tab:red"), ("^", "tab:green"), ("s", "tab:purple")]):
-        loss = np.interp(np.log(lr), np.log(curve["lr"]), curve["smoothed_loss"])
-        ax.axvline(lr, color=color, alpha=0.3, lw=1)
-        ax.plot(lr, loss, marker, color=color, markersize=9, label=f"{name}: {lr:.1e}")
-    ax.legend()
+    marks: dict[float, list[str]] = {}
+    for name in ("valley", "steep", "min_div10", "rise"):
+        marks.setdefault(getattr(suggestion, name), []).append(name)
+    styles = {"valley": ("o", "tab:red", "-"), "steep": ("^", "tab:green", "--"), "min_div10": ("s", "tab:purple", ":"),
+              "rise": ("X", "tab:orange", "-.")}
+    for lr, names in marks.items():
+        marker, color, line = styles[names[0]]
+        y = np.interp(np.log(lr), np.log(curve["lr"]), loss)
+        ax.axvline(lr, color=color, ls=line, lw=1.2)
+        ax.plot(lr, y, marker, color=color, markersize=8, label=f"{' = '.join(names)}: {lr:.1e}")
+    ax.set_title(f"pick {suggestion.pick:.1e} (valley)" if suggestion.loss_fell else
+                 f"pick {suggestion.pick:.1e} (a tenth of rise)\nno rate made the loss fall: "
+                 "valley, steep and min_div10 only mark the sweep's floor", fontsize=9)
+    ax.legend(loc="upper left", fontsize=9)
     return fig

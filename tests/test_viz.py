@@ -7,12 +7,17 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
+import pandas as pd
+
 from coursehelpers.augment import aug_transforms
-from coursehelpers.interpret import confusion_matrix, grad_cam, most_confused, summary, top_losses
+from coursehelpers.interpret import (confusion_matrix, grad_cam, most_confused, most_confused_classes, summary,
+                                     top_losses)
+from coursehelpers.lr_finder import LRFinderResult
+from coursehelpers.schedule import suggest_lrs
 from coursehelpers.vision import ImagePrepare, vision_model
 from coursehelpers.viz import (
-    plot_confusion_matrix, plot_filters, plot_top_losses, show_augmentations, show_batch, show_grad_cam,
-    show_images, to_hwc,
+    plot_confusion_matrix, plot_filters, plot_lr_find, plot_top_losses, show_augmentations, show_batch,
+    show_grad_cam, show_images, to_hwc,
 )
 
 CLASSES = ["red", "green"]
@@ -135,3 +140,58 @@ def test_summary_counts_every_parameter_once():
 def test_grad_cam_rejects_a_layer_of_another_model():
     with pytest.raises(ValueError, match="not a module of this model"):
         grad_cam(colour_detector(), red_top_left_green_bottom_right(), layer=colour_detector()[0])
+
+
+def test_grad_cam_figure_has_a_labelled_colour_bar_from_0_to_1():
+    net = colour_detector()
+    images = torch.stack([red_top_left_green_bottom_right()])
+    fig = show_grad_cam(fake_learner(net, images, torch.tensor([0])), images[0], layer=net[1])
+    assert len(fig.axes) == 3  # image, heat map, colour bar
+    bar = fig.axes[2]
+    assert "Grad-CAM" in bar.get_ylabel() and bar.get_ylim() == (0.0, 1.0)
+
+
+def lr_find_result(losses: np.ndarray) -> LRFinderResult:
+    lrs = np.geomspace(1e-7, 10, len(losses))
+    curve = pd.DataFrame({"lr": lrs, "loss": losses, "smoothed_loss": losses})
+    return LRFinderResult(curve, suggest_lrs(lrs[:-3], losses[:-3]))
+
+
+def marked_rates(fig: Figure) -> list[float]:
+    return [line.get_xdata()[0] for line in fig.axes[0].lines[1:] if line.get_marker() not in ("None", None, "")]
+
+
+def test_lr_find_plot_marks_each_suggestion_once_and_visibly():
+    lrs = np.geomspace(1e-7, 10, 60)
+    losses = 1 / (1 + 1e3 * lrs) + lrs ** 2
+    result = lr_find_result(losses)
+    fig = plot_lr_find(result)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert [label.split(":")[0] for label in labels] == ["valley", "steep", "min_div10", "rise"]
+    assert len(set(marked_rates(fig))) == 4 and "floor" not in fig.axes[0].get_title()
+    assert fig.axes[0].get_ylim()[1] < losses.max() / 10  # the blow-up does not squash the fall
+
+
+def test_lr_find_plot_merges_equal_suggestions_and_says_when_they_mark_the_floor():
+    lrs = np.geomspace(1e-7, 10, 60)
+    result = lr_find_result(1.3 + lrs)  # the loss never falls
+    fig = plot_lr_find(result)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels[0].startswith("valley = steep = min_div10:") and len(labels) == 2  # + rise
+    assert len(marked_rates(fig)) == len(set(marked_rates(fig))) == 2
+    assert "floor" in fig.axes[0].get_title() and f"pick {result.suggestion.pick:.1e}" in fig.axes[0].get_title()
+
+
+def test_confusion_matrix_top_k_keeps_the_most_confused_classes_readably():
+    cm = np.diag(np.full(37, 4))
+    cm[3, 30], cm[30, 3], cm[12, 5] = 3, 1, 2  # errors among classes 3, 5, 12 and 30
+    assert most_confused_classes(cm, 3) == [3, 5, 30]  # a tie (5 and 12: 2 errors each) goes to the earlier class
+    assert most_confused_classes(cm, 4) == [3, 5, 12, 30]
+    classes = [f"breed_{i}" for i in range(37)]
+    fig = plot_confusion_matrix(cm, classes, top_k=4)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["breed_3", "breed_5", "breed_12", "breed_30"]
+    assert min(t.get_fontsize() for t in ax.get_xticklabels() + ax.texts) >= 8
+    assert "4 of 37" in ax.get_title() and ax.get_xlabel() == "predicted" and fig.axes[1].get_ylabel()
+    full = plot_confusion_matrix(cm, classes)
+    assert min(t.get_fontsize() for t in full.axes[0].get_xticklabels() + full.axes[0].texts) >= 7

@@ -10,7 +10,8 @@ import pytest
 
 LESSON = "01_pets"
 EXPECTED = {"error_rate", "majority_error", "scratch_error", "unfrozen_error", "tta_error", "catdog_error",
-            "catdog_majority_error", "facing_acc_no_flip", "facing_acc_flip", "n_valid", "size", "seconds"}
+            "catdog_majority_error", "facing_acc_no_flip", "facing_acc_flip", "unnormalised_error", "n_valid", "size",
+            "seconds"}
 
 
 @pytest.fixture
@@ -47,3 +48,12 @@ def test_flips_break_the_facing_label(metrics):
     assert metrics["facing_acc_no_flip"] > metrics["facing_acc_flip"] + 0.15, (
         f"facing accuracy without flips {metrics['facing_acc_no_flip']:.3f} vs with flips "
         f"{metrics['facing_acc_flip']:.3f}: flipping should hurt this label")
+
+
+def test_normalisation_matters_to_the_pretrained_model(metrics):
+    # The same trained weights on the same validation images, without ImageNet normalisation.
+    # Measured (sample mode, seed 42): error 0.223 normalised vs 0.966 unnormalised; a gap of 0.2
+    # is far inside that, and far outside the run-to-run noise of one error rate (about 0.03).
+    assert metrics["error_rate"] + 0.2 < metrics["unnormalised_error"], (
+        f"error {metrics['error_rate']:.3f} normalised vs {metrics['unnormalised_error']:.3f} unnormalised: "
+        "the lesson says normalising the inputs as in pretraining matters")
