@@ -41,10 +41,15 @@ def load_model(file: str | os.PathLike) -> Learner:
         raise BadInput(f"No model file at `{file}`. Run `make app` (it trains the sample model there), "
                        "or export a model with `learn.export(...)` and pass it with `--model`.")
     try:
-        return load_learner(file)
+        learn = load_learner(file)
     except Exception as e:  # any failure to rebuild the model is the file's fault: say so in the page
         raise BadInput(f"The model file `{file}` cannot be loaded ({type(e).__name__}: {e}). "
                        "Export it again with `learn.export(...)`.") from e
+    kind = learn.dls.prepare.config()["kind"]
+    if kind != "image" or not learn.dls.classes:
+        raise BadInput(f"The model in `{file}` is not an image classifier (its data is {kind!r}): "
+                       "serve an export of a `vision_learner`.")
+    return learn
 
 
 def check_photo(file: str | os.PathLike, max_pixels: int | None = None) -> tuple[int, int]:
@@ -114,7 +119,8 @@ def build_demo(model_file: str | os.PathLike) -> gr.Blocks:
         learn: Learner | BadInput = load_model(model_file)
     except BadInput as e:
         learn = e  # the page still opens, and says what is missing
-    with gr.Blocks(title="Which pet breed?", analytics_enabled=False) as demo:
+    # Uploads are copied to Gradio's cache: delete them after an hour, checking every hour.
+    with gr.Blocks(title="Which pet breed?", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# Which pet breed?\nUpload a photo of a cat or a dog: the model answers with its "
                     "three likeliest breeds (of 37) and how sure it is. It knows nothing but pets.")
         gr.Markdown(describe(learn, Path(model_file)), elem_id="model-status")

@@ -14,9 +14,11 @@ import torch
 from PIL import Image
 
 from coursehelpers.data import get_data
+from coursehelpers.dataloaders import DataLoaders
 from coursehelpers.export import load_learner
 from coursehelpers.images import get_image_files, image_datasets
-from coursehelpers.vision import image_dataloaders, vision_learner
+from coursehelpers.learner import Learner
+from coursehelpers.vision import image_dataloaders, vision_learner, vision_model
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -114,6 +116,16 @@ def test_a_model_file_with_code_in_it_is_refused(tmp_path):
     (tmp_path / "junk.pth").write_bytes(b"\x00" * 64)
     with pytest.raises(app.BadInput, match="junk.pth.*cannot be loaded"):
         app.load_model(tmp_path / "junk.pth")
+
+
+def test_a_model_that_is_not_an_image_classifier_is_refused(tmp_path):
+    # A real export whose data preparation is not images (a tabular or text model, say): predicting
+    # from a photo would fail inside the model, so the page says what the app serves instead.
+    learn = Learner(vision_model("tiny_resnet", 2), DataLoaders(None, None, classes=["a", "b"]), None)
+    learn.model_spec = {"builder": "vision", "args": {"arch": "tiny_resnet", "n_out": 2}}
+    file = learn.export(tmp_path / "plain.pth")
+    with pytest.raises(app.BadInput, match="plain.pth.*not an image classifier.*'plain'.*vision_learner"):
+        app.load_model(file)
 
 
 def test_the_space_folder_serves_from_its_own_files(model_file, tmp_path):
