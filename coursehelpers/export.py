@@ -86,6 +86,7 @@ def load_learner(file: str | os.PathLike, device: torch.device | None = None) ->
     spec, prepare = state["model"], state["prepare"]
     model = _resolve(BUILDERS, spec.get("builder"), "the model builder")(**spec["args"])
     model.load_state_dict(state["state_dict"])
+    model.eval()  # for prediction: BatchNorm uses its running statistics, dropout is off
     prepare = _resolve(PREPARES, prepare.get("kind"), "the data preparation").from_config(prepare)
     dls = DataLoaders(None, None, device=device, prepare=prepare, classes=state["classes"],
                       n_inputs=state["n_inputs"])
