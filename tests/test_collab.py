@@ -85,6 +85,7 @@ def test_learner_learns_planted_ratings_and_its_export_predicts_like_get_preds(t
         assert learn.history.valid_loss.iloc[-1] < 0.1 * ratings.rating.var()
     preds, _ = learn.get_preds()
     loaded = load_learner(learn.export(tmp_path / "collab.pth"), device=CPU)
+    assert not loaded.model.training  # ready to predict: a batch of one through BatchNorm must work
     users, items = train.prepare.users, train.prepare.items
     for k in (0, 7):
         u, i = valid.tensors[0][k].tolist()
