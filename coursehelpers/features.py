@@ -81,55 +81,56 @@ def add_datepart(df: pd.DataFrame, col: str, drop: bool = True, prefix: str | No
     return out.drop(columns=col) if drop else out
 
 
-def _event_keys(df: pd.DataFrame, date_col: str, group_col: str, window: int) -> tuple[np.ndarray, int]:
-    """One integer key per row, ``group * span + day``: groups lie far enough apart that no window crosses."""
-    days = (pd.to_datetime(df[date_col]) - pd.Timestamp("1970-01-01")).dt.days.to_numpy()
-    if np.isnan(days.astype(float)).any():
-        raise ValueError(f"add_durations: column {date_col!r} has missing dates.")
-    span = int(days.max() - days.min()) + 2 * window + 2
-    key = pd.factorize(df[group_col])[0].astype(np.int64) * span + (days - days.min())
-    if pd.Series(key).duplicated().any():
-        raise ValueError(f"add_durations: some ({group_col}, {date_col}) pairs occur more than once; "
+def _check_events(df: pd.DataFrame, fields: Sequence[str], date_col: str, group_col: str) -> None:
+    """Refuse what durations cannot be computed from, saying which column and what to do."""
+    for name in (date_col, group_col, *fields):
+        if name not in df.columns:
+            raise KeyError(f"add_durations: no column {name!r}; the table has {list(df.columns)}.")
+    if pd.to_datetime(df[date_col]).isna().any():
+        raise ValueError(f"add_durations: column {date_col!r} has missing dates; drop or fill those rows first.")
+    if (dup := df.duplicated([group_col, date_col])).any():
+        raise ValueError(f"add_durations: {int(dup.sum())} ({group_col}, {date_col}) pairs occur more than once; "
                          "durations need one row per group and day (drop duplicates first).")
-    return key, span
-
-
-def _gap_to_event(key: np.ndarray, events: np.ndarray, span: int, before: bool) -> np.ndarray:
-    """Days to the nearest event at or after (``before``) / at or before each key, in the same group."""
-    if len(events) == 0:
-        return np.full(len(key), np.nan)
-    i = np.searchsorted(events, key, "left") if before else np.searchsorted(events, key, "right") - 1
-    found = events[np.clip(i, 0, len(events) - 1)]
-    ok = (i >= 0) & (i < len(events)) & (found // span == key // span)
-    return np.where(ok, np.abs(found - key), np.nan)
+    for f in fields:
+        col = df[f]
+        if col.isna().any() or not (pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col)):
+            raise TypeError(f"add_durations: column {f!r} must hold 0/1 or booleans without missing values "
+                            f"(got dtype {col.dtype}); convert it first, e.g. df[{f!r}] = df[{f!r}] != '0'.")
 
 
 def add_durations(df: pd.DataFrame, fields: Sequence[str], date_col: str = "Date",
                   group_col: str = "Store", window: int = 7) -> pd.DataFrame:
-    """A copy of ``df`` with, per group (store) and for each 0/1 column ``f`` in ``fields``: ``After<f>`` /
-    ``Before<f>``, the days since the last / until the next day ``f`` is 1 (0 on the day; NaN if none), and
-    ``<f>_last<window>`` / ``<f>_next<window>``, the days with ``f`` = 1 among the ``window`` days ending /
-    starting on this day. Rows may come in any order; each (group, date) must occur once.
+    """A copy of ``df`` with, per group (store) and for each 0/1 column ``f`` in ``fields``, the features of
+    fast.ai's Rossmann notebooks (course-v3's ``get_elapsed`` and rolling sums; fastai's ``add_elapsed_times``):
+
+    - ``After<f>``: days since the last day with ``f`` (0 on the day), ``Before<f>``: days until the next one,
+      counted negative (-2 is two days before); both 0 when the group has no such day before / after;
+    - ``<f>_bw`` / ``<f>_fw``: how many of the ``window`` ROWS ending / starting here, in date order, have ``f``
+      (fewer rows at a group's ends). Rows, not days: across a gap in a store's dates they reach further back.
+
+    Rows may come in any order; each (group, date) must occur once.
 
     Example:
         >>> days = pd.DataFrame({"Store": 1, "Date": pd.date_range("2015-12-23", periods=5), "Hol": [0, 0, 1, 1, 0]})
         >>> add_durations(days, ["Hol"], window=2).iloc[:, 3:].values.tolist()
-        [[nan, 2.0, 0.0, 0.0], [nan, 1.0, 0.0, 1.0], [0.0, 0.0, 1.0, 2.0], [0.0, 0.0, 2.0, 1.0], [1.0, nan, 1.0, 0.0]]
+        [[0, -2, 0, 0], [0, -1, 0, 1], [0, 0, 1, 2], [0, 0, 2, 1], [1, 0, 1, 0]]
     """
-    out = df.copy()
-    key, span = _event_keys(out, date_col, group_col, window)
+    _check_events(df, fields, date_col, group_col)
+    # Work on positions in (group, date) order, so any index (even a repeated one) comes back unchanged.
+    days = (pd.to_datetime(df[date_col]) - pd.Timestamp("1970-01-01")).dt.days.to_numpy()
+    order = np.lexsort((days, pd.factorize(df[group_col])[0]))
+    groups, day = pd.Series(df[group_col].to_numpy()[order]), pd.Series(days[order], dtype="float64")
+    features = {}
     for f in fields:
-        col = out[f]
-        if col.isna().any() or not (pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col)):
-            raise TypeError(f"add_durations: column {f!r} must hold 0/1 or booleans without missing values "
-                            f"(got dtype {col.dtype}); convert it first, e.g. df[{f!r}] = df[{f!r}] != '0'.")
-        events = np.sort(key[col.to_numpy().astype(bool)])
-        out[f"After{f}"] = _gap_to_event(key, events, span, before=False)
-        out[f"Before{f}"] = _gap_to_event(key, events, span, before=True)
-        out[f"{f}_last{window}"] = (np.searchsorted(events, key, "right")
-                                    - np.searchsorted(events, key - (window - 1), "left"))
-        out[f"{f}_next{window}"] = (np.searchsorted(events, key + (window - 1), "right")
-                                    - np.searchsorted(events, key, "left"))
+        happens = pd.Series(df[f].to_numpy()[order].astype(bool))
+        event_day = day.where(happens)
+        features[f"After{f}"] = day - event_day.groupby(groups).ffill()
+        features[f"Before{f}"] = day - event_day.groupby(groups).bfill()
+        for name, rows in ((f"{f}_bw", happens), (f"{f}_fw", happens[::-1])):  # [::-1]: the rows ahead
+            features[name] = rows.groupby(groups[rows.index]).rolling(window, min_periods=1).sum().droplevel(0)
+    out, back = df.copy(), np.argsort(order)  # back[i]: where row i of df sits in (group, date) order
+    for name, values in features.items():
+        out[name] = values.sort_index().fillna(0).to_numpy()[back].astype("int64")
     return out
 
 

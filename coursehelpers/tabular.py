@@ -9,6 +9,7 @@ Example:
     >>> learn.predict({"shop": "a", "t": 3.0})[1].shape
     torch.Size([1])
 """
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,7 +21,7 @@ from coursehelpers.config import TrainConfig
 from coursehelpers.dataloaders import DataLoaders, Prepare, PreparedDataset
 from coursehelpers.learner import Learner
 
-UNKNOWN, MISSING = 0, 1  # the first two codes of every categorical vocabulary
+NA = 0  # the first code of every categorical vocabulary, "#na#": a missing value, or one never seen in training
 
 
 def emb_sz_rule(n_cat: int) -> int:
@@ -35,13 +36,15 @@ def emb_sz_rule(n_cat: int) -> int:
 
 class TabularProcessor(Prepare):
     """Tables into model inputs, every statistic learned from the training rows; also the task's `Prepare`.
-    Categories become codes (0: unseen in training, 1: missing); a continuous column missing values in
-    training is filled with its median and flagged in ``<col>_na``; then (x - mean) / std.
+    As fastai's Categorify, FillMissing and Normalize: categories become codes of a sorted vocabulary
+    (a pandas Categorical keeps its own order) after code 0, ``#na#``, shared by missing values and values
+    never seen in training; a continuous column missing values in training is filled with its median and
+    flagged in the category ``<col>_na``; then every continuous column becomes (x - mean) / std.
 
     Example:
         >>> proc = TabularProcessor(["shop"], ["t"]).fit(pd.DataFrame({"shop": ["a", "b"], "t": [1.0, np.nan]}))
         >>> proc.transform(pd.DataFrame({"shop": ["b", "z"], "t": [3.0, np.nan]})).values.tolist()
-        [[3.0, 2.0, 2.0], [0.0, 3.0, 0.0]]
+        [[2.0, 1.0, 2.0], [0.0, 2.0, 0.0]]
     """
 
     def __init__(self, cat_names: Sequence[str], cont_names: Sequence[str]):
@@ -56,10 +59,13 @@ class TabularProcessor(Prepare):
     def fit(self, df: pd.DataFrame) -> "TabularProcessor":
         """Learn vocabularies, medians, means and standard deviations from ``df`` (the training rows)."""
         for c in self.cat_names:
-            values = sorted(df[c].dropna().unique().tolist(), key=lambda v: (isinstance(v, str), v))  # text last
-            self.vocab[c] = ["#unknown#", "#na#", *values]
+            if isinstance(df[c].dtype, pd.CategoricalDtype):  # its declared order (small < medium < large)
+                values = df[c].cat.categories.tolist()
+            else:
+                values = sorted(df[c].dropna().unique().tolist(), key=lambda v: (isinstance(v, str), v))  # text last
+            self.vocab[c] = ["#na#", *values]
         self.na_names = [c for c in self.cont_names if df[c].isna().any()]
-        self.vocab.update({f"{c}_na": ["#unknown#", "#na#", False, True] for c in self.na_names})
+        self.vocab.update({f"{c}_na": ["#na#", False, True] for c in self.na_names})
         for c in self.cont_names:
             median = df[c].median()
             if pd.isna(median):
@@ -75,11 +81,15 @@ class TabularProcessor(Prepare):
             raise RuntimeError("TabularProcessor: call fit(train_df) before transform.")
         out = {}
         for c in self.cat_names:
-            codes = df[c].astype(object).map({v: i for i, v in enumerate(self.vocab[c])}).fillna(UNKNOWN)
-            out[c] = np.where(df[c].isna(), MISSING, codes).astype(np.int64)
+            codes = df[c].astype(object).map({v: i for i, v in enumerate(self.vocab[c]) if i != NA})
+            out[c] = codes.fillna(NA).to_numpy(np.int64)
         for c in self.na_names:
-            out[f"{c}_na"] = np.where(df[c].isna(), 3, 2).astype(np.int64)  # the codes of True and False
+            out[f"{c}_na"] = np.where(df[c].isna(), 2, 1).astype(np.int64)  # the codes of True and False
         for c in self.cont_names:
+            if c not in self.na_names and (n_missing := int(df[c].isna().sum())):
+                warnings.warn(f"TabularProcessor: {n_missing} missing values in continuous column {c!r}, which had "
+                              f"none in the training rows: filled with the training median {self.medians[c]:g}, "
+                              "with no _na flag (fastai stops here). Fill them yourself if the median is wrong.")
             filled = df[c].astype("float64").fillna(self.medians[c])
             out[c] = ((filled - self.means[c]) / self.stds[c]).astype(np.float32).to_numpy()
         return pd.DataFrame(out, index=df.index)
