@@ -16,6 +16,8 @@ METRICS := $(CURDIR)/build/metrics
 # One thread: the sample models are small, and on a 2-core machine a second OpenMP thread
 # (plus data-loading work) oversubscribes the cores; we measured lessons running 3-6x slower.
 SAMPLE := COURSE_SIZE=sample COURSE_METRICS_DIR=$(METRICS) OMP_NUM_THREADS=1
+# The HTML copies of the lessons load MathJax from a copy beside them, so formulas render offline.
+MATHJAX := mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe
 
 # The model `make app` serves: lesson 7 exports it here; without it, app/train_sample.py trains it.
 APP_MODEL ?= notebooks/models/pets_sample.pth
@@ -28,18 +30,22 @@ setup: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@echo "Installing the course's packages: about 3.1 GB to download (PyTorch with its CUDA libraries, which"
+	@echo "also run on a CPU), 6 GB in .venv/; about 8 minutes on two cores, plus the download. Only the first time."
+	$(BIN)/python -m pip install --progress-bar on -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	$(BIN)/python -m ipykernel install --user --name $(KERNEL) --display-name "Python (deep-learning course)"
 	touch $(STAMP)
 
 lessons: setup
 	rm -rf build/lessons && mkdir -p build/lessons
+	cp -r "$$($(BIN)/python -c 'import jupyter_server_mathjax, pathlib; print(pathlib.Path(jupyter_server_mathjax.__file__).parent / "static")')" build/lessons/mathjax
 	@for nb in $(NOTEBOOKS); do \
 	  echo "== $$nb"; start=$$(date +%s); \
 	  $(SAMPLE) $(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=900 \
 	    --ExecutePreprocessor.kernel_name=python3 --output-dir build/lessons $$nb || exit 1; \
-	  $(BIN)/jupyter nbconvert --to html --output-dir build/lessons build/lessons/$$(basename $$nb) || exit 1; \
+	  $(BIN)/jupyter nbconvert --to html --HTMLExporter.mathjax_url='$(MATHJAX)' \
+	    --output-dir build/lessons build/lessons/$$(basename $$nb) || exit 1; \
 	  echo "   $$(( $$(date +%s) - start )) s"; \
 	done
 	@echo "Executed lessons are in build/lessons/ (.ipynb and .html)."
@@ -49,7 +55,7 @@ test: setup unit notebooks results
 # The unit tests, and every example in the docstrings of the package and the sample makers (doctest).
 # -rs prints why a test was skipped: the browser test of the app is, on a machine without Chromium.
 unit: setup
-	$(BIN)/python -m pytest tests coursehelpers coursesamples --doctest-modules --ignore=tests/results -q -rs
+	$(BIN)/python -m pytest tests coursehelpers coursesamples tools --doctest-modules --ignore=tests/results -q -rs
 
 notebooks: setup
 	rm -rf $(METRICS)
@@ -58,8 +64,9 @@ notebooks: setup
 results: setup
 	COURSE_METRICS_DIR=$(METRICS) $(BIN)/python -m pytest tests/results -q
 
+# Jupyter refuses to run as root unless asked to, and root is usual in containers and cloud notebooks.
 lab: setup
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab notebooks $$(test "$$(id -u)" = 0 && echo --allow-root)
 
 # Served on 127.0.0.1 only: nothing outside this machine can reach it.
 app: setup $(APP_MODEL)
