@@ -71,6 +71,7 @@ def export_learner(learn: Learner, file: str | os.PathLike) -> Path:
     os.close(fd)
     try:
         torch.save(state, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; an export is meant to be shared (an app, a Space)
         os.replace(tmp, file)
     finally:
         Path(tmp).unlink(missing_ok=True)
