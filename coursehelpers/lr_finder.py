@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
+from coursehelpers.core import max_batches
 from coursehelpers.learner import reset_state
 from coursehelpers.param_groups import set_hparams
 from coursehelpers.schedule import LRSuggestion, suggest_lrs
@@ -47,6 +48,8 @@ def lr_find(learn, start_lr: float = 1e-7, end_lr: float = 10.0, num_it: int = 1
     """Sweep the learning rate exponentially over ``num_it`` batches, then restore the Learner."""
     if num_it < 10:
         raise ValueError(f"lr_find(num_it={num_it}): at least 10 iterations are needed to read a curve.")
+    limit = max_batches()  # COURSE_MAX_BATCHES, the full-mode rehearsal in CI time: the sweep is cut short too
+    num_it = num_it if limit is None else min(num_it, max(limit, 10))
     n_batches = len(learn.dls.train)
     if n_batches < 10:
         warnings.warn(f"The training loader has only {n_batches} batches, so lr_find cycles over the same "

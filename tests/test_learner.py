@@ -357,3 +357,9 @@ def test_fine_tune_trains_frozen_then_unfrozen():
     assert all(p.requires_grad for p in learn.model.parameters())
     assert not torch.equal(body_before, learn.model.body[0].weight)
     assert plot_losses(learn).axes[0].get_ylabel() == "loss"
+
+
+def test_course_max_batches_cuts_the_lr_finder_sweep_short_but_not_below_ten(monkeypatch):
+    monkeypatch.setenv("COURSE_MAX_BATCHES", "3")
+    learn = make_learner()
+    assert len(learn.lr_find(num_it=100).curve) <= 10
