@@ -124,14 +124,15 @@ def language_model_learner(dls: DataLoaders, weights_folder: str | Path, itos: S
 def text_classifier_learner(dls: DataLoaders, encoder: AWDLSTM | Mapping[str, Tensor], drop_mult: float = 0.5,
                             config: TrainConfig | None = None, pretrained: bool = True) -> Learner:
     """A classifier Learner (which `export` can rebuild) on a language model's ``encoder``, the module or
-    its state dict; ``pretrained=False`` takes only its sizes (a random start, for ablations)."""
+    its state dict; ``pretrained=False`` takes only its sizes (a random start, for ablations). ``config``
+    defaults to no gradient clipping, as fastai's classifier: clipping at 0.25 stalls a small one."""
     state = encoder.state_dict() if isinstance(encoder, nn.Module) else encoder
     args = {**awd_sizes(state), "n_classes": dls.c, "drop_mult": drop_mult}
     model = text_classifier(**args)
     if pretrained:
         model.encoder.load_state_dict(state)
     learn = Learner(model, dls, nn.CrossEntropyLoss(), metrics=[accuracy], activation="softmax",
-                    splitter=classifier_splitter, config=config if config is not None else TrainConfig(grad_clip=0.25))
+                    splitter=classifier_splitter, config=config if config is not None else TrainConfig())
     learn.model_spec = {"builder": "text_classifier", "args": args}
     return learn
 
