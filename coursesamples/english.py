@@ -10,6 +10,8 @@ model's vocabulary covers most of what reviewers write. WordNet's licence lets a
 copy, modify and distribute the database with its copyright notice (WordNet 3.0 Copyright
 2006 by Princeton University; see data/README.md).
 
+Nouns naming animals and plants (the lexicographer files noun.animal and noun.plant, mostly
+taxonomy) and proper nouns (people, places) are left out: everyday English is the point.
 Each synset becomes one document: its words, a colon, the gloss as WordNet writes it,
 e.g. ``able: (usually followed by 'to') having the necessary means or skill ...; "able to
 swim"``. The files are read in a fixed order, so the corpus is the same on every machine.
@@ -26,6 +28,7 @@ from pathlib import Path
 
 WORDNET = Path("/usr/share/wordnet")
 PARTS = ("noun", "verb", "adj", "adv")
+TAXONOMY = ("05", "20")  # the lex_filenum of noun.animal and noun.plant (lexnames(5WN))
 
 
 def synset_document(line: str) -> str | None:
@@ -44,8 +47,19 @@ def synset_document(line: str) -> str | None:
     return f"{', '.join(words)}: {gloss.strip().replace('`', chr(39))}"
 
 
+def everyday_noun(line: str) -> bool:
+    """False for a noun synset of an animal or plant, or one whose first word is capitalised (a name)."""
+    parts = line.split(maxsplit=5)
+    return parts[1] not in TAXONOMY and not parts[4][:1].isupper()
+
+
 def wordnet_corpus(folder: str | Path = WORDNET) -> list[str]:
-    """Every synset of WordNet's four data files in ``folder``, as documents, in file order."""
+    """The synsets of WordNet's four data files in ``folder`` as documents, in file order (nouns: everyday ones).
+
+    Example:
+        >>> everyday_noun("02084071 05 n 03 dog 0 domestic_dog 0 Canis_familiaris 0 | a member of the genus Canis")
+        False
+    """
     folder = Path(folder)
     missing = [f"data.{p}" for p in PARTS if not (folder / f"data.{p}").is_file()]
     if missing:
@@ -54,5 +68,6 @@ def wordnet_corpus(folder: str | Path = WORDNET) -> list[str]:
     docs = []
     for part in PARTS:
         with open(folder / f"data.{part}", encoding="latin-1") as f:  # WordNet 3.0 is ASCII/latin-1
-            docs += [d for d in map(synset_document, f) if d]
+            lines = [ln for ln in f if part != "noun" or ln.startswith("  ") or everyday_noun(ln)]
+        docs += [d for d in map(synset_document, lines) if d]
     return docs
