@@ -31,6 +31,8 @@ Example:
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib
 import json
 import os
@@ -174,20 +176,18 @@ def _bundled(entry: Entry, bundled: Path) -> Path:
 # ---------------------------------------------------------------- samples, made once
 
 def _make_sample_once(entry: Entry, sample_dir: Path) -> Path:
-    """Return ``<sample_dir>/<root>``, generating it first if it is not complete yet."""
+    """Return ``<sample_dir>/<root>``, generating it first if it is missing or was made by other generators."""
     root = sample_dir / entry.root
-    if _is_complete(entry, root):
+    if _is_current_sample(entry, root):
         return root
     if entry.sample is None:
         raise ValueError(f"Dataset {entry.name!r} has no offline sample; use size='full'.")
     module = _sample_module(entry)
     with locked(_lock_path(root)):
-        if _is_complete(entry, root):  # another process made it while we waited
+        if _is_current_sample(entry, root):  # another process made it while we waited
             return root
         remove_leftovers(root)
-        if _record_old_sample(root):
-            return root
-        if root.exists():  # made by a run that stopped before writing its marker
+        if root.exists():  # unfinished, or made by generators that have changed since: make it afresh
             shutil.rmtree(root)
         with staging_folder(root) as tmp:
             module.make_sample(tmp)
@@ -195,20 +195,29 @@ def _make_sample_once(entry: Entry, sample_dir: Path) -> Path:
             if not files:
                 raise RuntimeError(f"{module.__name__}.make_sample wrote no files into {tmp}.")
             os.replace(tmp, root)
-        _write_marker(root, {"name": entry.name, "source": f"sample:{module.__name__}", "files": files})
+        _write_marker(root, {"name": entry.name, "source": f"sample:{module.__name__}", "files": files,
+                             "made_by": generators_digest()})
     return root
 
 
-def _record_old_sample(root: Path) -> bool:
-    """A sample finished by an earlier version (its marker counts files): record its manifest."""
-    old = _read_marker(root)
-    if not root.is_dir() or not isinstance(old.get("files"), int):
-        return False
-    files = manifest(root)
-    if len(files) != old["files"]:
-        return False
-    _write_marker(root, {**old, "files": files})
-    return True
+def _is_current_sample(entry: Entry, root: Path) -> bool:
+    return _is_complete(entry, root) and _read_marker(root).get("made_by") == generators_digest()
+
+
+@functools.lru_cache(maxsize=1)  # once per process: the generators do not change while it runs
+def generators_digest() -> str:
+    """SHA-256 of the sample generators' files (coursesamples/): a sample made by other code is made again.
+
+    Example:
+        >>> len(generators_digest())
+        64
+    """
+    import coursesamples
+
+    folder, digest = Path(coursesamples.__file__).parent, hashlib.sha256()
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix != ".pyc"):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def _sample_module(entry: Entry) -> ModuleType:
