@@ -13,7 +13,6 @@ import pytest
 import torch
 from PIL import Image
 
-from coursehelpers.data import get_data
 from coursehelpers.dataloaders import DataLoaders
 from coursehelpers.export import load_learner
 from coursehelpers.images import get_image_files, image_datasets
@@ -35,9 +34,9 @@ app = load_module("app")
 
 
 @pytest.fixture(scope="module")
-def model_file(tmp_path_factory) -> Path:
+def model_file(tmp_path_factory, samples) -> Path:
     """A real export of the pets model, untrained (these tests check the plumbing, not the accuracy)."""
-    files = get_image_files(get_data("pets", "sample") / "images")
+    files = get_image_files(samples("pets") / "images")
     labels = [f.name.rsplit("_", 1)[0] for f in files]
     dls = image_dataloaders(*image_datasets(files, labels, item_size=80), bs=8, size=64)
     torch.manual_seed(0)
@@ -45,8 +44,8 @@ def model_file(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def photo() -> Path:
-    return Path(get_data("pets", "sample")) / "images" / "beagle_1.jpg"
+def photo(samples) -> Path:
+    return samples("pets") / "images" / "beagle_1.jpg"
 
 
 def test_answer_shows_the_top_3_of_predict(model_file, photo):

@@ -27,11 +27,11 @@ def test_data_dir_is_overridable(monkeypatch, tmp_path):
     assert core.data_dir() == core.REPO_ROOT / "data"
 
 
-def test_default_device_is_cpu_without_accelerators():
-    expected = "cuda" if torch.cuda.is_available() else None
-    assert core.default_device().type == (expected or core.default_device().type)
-    if not torch.cuda.is_available() and not torch.backends.mps.is_available():
-        assert core.default_device() == torch.device("cpu")
+@pytest.mark.parametrize("cuda, mps, expected", [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")])
+def test_default_device_prefers_cuda_then_mps_then_the_cpu(monkeypatch, cuda, mps, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert core.default_device() == torch.device(expected)
 
 
 def test_set_seed_repeats_python_numpy_and_torch():

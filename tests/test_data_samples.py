@@ -1,14 +1,14 @@
 """Tests of coursehelpers.data in sample mode: each sample is made once, under a lock, in the real layout.
 
 Each marker's manifest is checked on every call, so a sample with a deleted file
-is an error that names it; the samples are deterministic to the byte.
+is an error that names it; the samples are deterministic to the byte (checked here, once
+per sample, against the session's copy that every other test reads: tests/conftest.py).
 """
 from __future__ import annotations
 
 import ast
 import hashlib
 import importlib
-import json
 import shutil
 import sys
 import threading
@@ -39,23 +39,22 @@ SAMPLE_ENTRIES = [e for e in DATASETS.values() if e.sample]
 
 
 @pytest.mark.parametrize("entry", SAMPLE_ENTRIES, ids=[e.name for e in SAMPLE_ENTRIES])
-def test_sample_is_deterministic_and_in_the_real_layout(entry, tmp_path):
-    generator = importlib.import_module(f"coursesamples.{entry.sample}")
-    for run in ("a", "b"):
-        (tmp_path / run).mkdir()
-        generator.make_sample(tmp_path / run)
-    first, second = tree_hashes(tmp_path / "a"), tree_hashes(tmp_path / "b")
-    assert first and first == second
-    assert missing_paths(tmp_path / "a", entry.expected) == []  # same layout as the full data
+def test_sample_is_deterministic_and_in_the_real_layout(entry, tmp_path, samples):
+    """The one place a sample is made twice: the session's copy (conftest) against a second run."""
+    shared = samples(entry.name)
+    importlib.import_module(f"coursesamples.{entry.sample}").make_sample(tmp_path)
+    fresh = tree_hashes(tmp_path)
+    assert fresh and fresh == tree_hashes(shared)
+    assert missing_paths(shared, entry.expected) == []  # same layout as the full data
 
 
-def test_sample_via_get_data_is_made_once(tmp_path, monkeypatch):
-    root = get_data("mnist_sample", "sample", tmp_path)
-    assert root == tmp_path / "sample" / "mnist_sample" and root.stat().st_mode & 0o777 == 0o755
+def test_sample_via_get_data_is_made_once(course_data, samples, monkeypatch):
+    root = samples("mnist_sample")  # the session's copy, made through get_data
+    assert root == course_data / "sample" / "mnist_sample" and root.stat().st_mode & 0o777 == 0o755
     assert missing_paths(root, DATASETS["mnist_sample"].expected) == []
     # made once: a second call neither regenerates nor imports anything new
     monkeypatch.setattr("coursesamples.mnist_sample.make_sample", lambda dest: 1 / 0)
-    assert get_data("mnist_sample", "sample", tmp_path) == root
+    assert get_data("mnist_sample", "sample", course_data) == root
 
 
 def test_size_is_required_and_checked(tmp_path):
@@ -69,15 +68,16 @@ def test_size_is_required_and_checked(tmp_path):
 
 
 def test_size_ignores_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "coursesamples._fake", _fake_generator([]))
     monkeypatch.setenv("COURSE_SIZE", "full")
-    root = get_data("mnist_sample", "sample", tmp_path)
-    assert root == tmp_path / "sample" / "mnist_sample"
+    registry = {"fake": Entry("fake", "http://127.0.0.1:9/full.tgz", "fake_root", None, None, None, sample="_fake")}
+    assert get_data("fake", "sample", tmp_path, None, registry) == tmp_path / "sample" / "fake_root"
 
 
-def _fake_generator(calls: list, fail: bool = False) -> types.ModuleType:
+def _fake_generator(calls: list, fail: bool = False, wait: float = 0.0) -> types.ModuleType:
     def make_sample(dest: Path) -> None:
         calls.append(dest)
-        time.sleep(0.3)  # long enough for a second thread to arrive and wait on the lock
+        time.sleep(wait)
         (dest / "sub").mkdir()
         (dest / "sub" / "file.txt").write_text("same bytes every time")
         if fail:
@@ -86,8 +86,8 @@ def _fake_generator(calls: list, fail: bool = False) -> types.ModuleType:
 
 
 def test_sample_generated_once_under_a_lock(tmp_path, monkeypatch):
-    calls: list = []
-    monkeypatch.setitem(sys.modules, "coursesamples._fake", _fake_generator(calls))
+    calls: list = []  # the generator takes long enough for the second thread to arrive and wait on the lock
+    monkeypatch.setitem(sys.modules, "coursesamples._fake", _fake_generator(calls, wait=0.3))
     registry = {"fake": Entry("fake", None, "fake_root", None, None, None, sample="_fake")}
     results: list = []
     threads = [threading.Thread(target=lambda: results.append(get_data("fake", "sample", tmp_path, None, registry)))
@@ -111,28 +111,16 @@ def test_broken_or_missing_generator_leaves_nothing(tmp_path, monkeypatch):
         get_data("nope", "sample", tmp_path, None, registry)
 
 
-def test_a_damaged_sample_is_found_and_named(tmp_path):
-    root = get_data("mnist_sample", "sample", tmp_path)
-    victim = sorted((root / "train" / "7").iterdir())[0]
-    victim.unlink()
-    with pytest.raises(VerificationError, match=rf"train/7/{victim.name} is missing\. Delete the folder "
-                                                rf"{root} and run again: the sample is made again"):
-        get_data("mnist_sample", "sample", tmp_path)
-    shutil.rmtree(root)
-    assert (get_data("mnist_sample", "sample", tmp_path) / "train" / "7" / victim.name).is_file()
-
-
-def test_a_sample_finished_by_an_earlier_version_is_kept_and_gets_a_manifest(tmp_path, monkeypatch):
-    calls: list = []
-    monkeypatch.setitem(sys.modules, "coursesamples._fake", _fake_generator(calls))
+def test_a_damaged_sample_is_found_and_named(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "coursesamples._fake", _fake_generator([]))
     registry = {"fake": Entry("fake", None, "fake_root", None, None, None, sample="_fake")}
-    root = tmp_path / "sample" / "fake_root"
-    (root / "sub").mkdir(parents=True)
-    (root / "sub" / "file.txt").write_text("made by the old code")
-    (tmp_path / "sample" / ".fake_root.complete").write_text(json.dumps({"name": "fake", "files": 1}))
-    assert get_data("fake", "sample", tmp_path, None, registry) == root and calls == []
-    marker = json.loads((tmp_path / "sample" / ".fake_root.complete").read_text())
-    assert marker["files"] == {"sub/file.txt": 20}
+    root = get_data("fake", "sample", tmp_path, None, registry)
+    (root / "sub" / "file.txt").unlink()
+    with pytest.raises(VerificationError, match=rf"sub/file.txt is missing\. Delete the folder "
+                                                rf"{root} and run again: the sample is made again"):
+        get_data("fake", "sample", tmp_path, None, registry)
+    shutil.rmtree(root)
+    assert (get_data("fake", "sample", tmp_path, None, registry) / "sub" / "file.txt").is_file()
 
 
 def test_only_core_reads_the_environment():

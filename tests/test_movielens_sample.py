@@ -4,28 +4,23 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from coursesamples.movielens_100k import GENRES, genre_flags, item_title, make_sample, movielens_ratings, to_latin1
+from coursesamples.movielens_100k import GENRES, genre_flags, item_title, movielens_ratings, to_latin1
 
 FILES = ["README", "u.data", "u.genre", "u.item", "u.user"]
 HALF_STARS = {k / 2 for k in range(1, 11)}
 
 
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> Path:
-    dest = tmp_path_factory.mktemp("ml-100k")
-    make_sample(dest)
-    return dest
+@pytest.fixture
+def sample(samples) -> Path:
+    return samples("movielens_100k")  # made once per session (tests/conftest.py)
 
 
 def read_u_data(sample: Path) -> pd.DataFrame:
     return pd.read_csv(sample / "u.data", sep="\t", header=None, names=["user", "movie", "rating", "ts"])
 
 
-def test_files_and_same_bytes_every_run(sample, tmp_path):
+def test_files(sample):  # the same bytes every run: tests/test_data_samples.py
     assert sorted(p.name for p in sample.iterdir()) == FILES
-    make_sample(tmp_path)
-    for name in FILES:
-        assert (tmp_path / name).read_bytes() == (sample / name).read_bytes(), name
 
 
 def test_u_data_holds_every_real_rating(sample):

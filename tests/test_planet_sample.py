@@ -20,15 +20,13 @@ def _hashes(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> Path:
-    """The lesson's sample at its default size (about 5 s)."""
-    dest = tmp_path_factory.mktemp("planet")
-    planet.make_sample(dest)
-    return dest
+@pytest.fixture
+def sample(samples) -> Path:
+    """The lesson's sample at its default size, made once per session (tests/conftest.py)."""
+    return samples("planet")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def tags(sample) -> pd.Series:
     return pd.read_csv(sample / "train_v2.csv")["tags"].str.split()
 
@@ -68,11 +66,8 @@ def test_frequencies_like_the_real_data(tags):
     assert freq["primary"] > freq["clear"] > freq["agriculture"] > freq["habitation"] > freq["cloudy"]
 
 
-def test_deterministic_and_a_prefix_of_the_full_sample(tmp_path, sample):
-    a, b = tmp_path / "a", tmp_path / "b"
-    planet.make_sample(a, n_train=20, n_test=5)
-    planet.make_sample(b, n_train=20, n_test=5)
-    assert _hashes(a) == _hashes(b)
+def test_a_smaller_sample_is_a_prefix_of_the_full_one(tmp_path, sample):
+    planet.make_sample(tmp_path, n_train=20, n_test=5)  # the same bytes every run: tests/test_data_samples.py
     full = _hashes(sample)
-    small = {k: v for k, v in _hashes(a).items() if k.endswith(".jpg")}
-    assert all(full[k] == v for k, v in small.items())
+    small = {k: v for k, v in _hashes(tmp_path).items() if k.endswith(".jpg")}
+    assert len(small) == 25 and all(full[k] == v for k, v in small.items())

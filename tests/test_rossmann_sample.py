@@ -1,12 +1,8 @@
 """The synthetic Rossmann sample: the real files, columns, formats and quirks; deterministic bytes."""
-import hashlib
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from coursesamples.rossmann import make_sample
 
 COLUMNS = {
     "train.csv": "Store,DayOfWeek,Date,Sales,Customers,Open,Promo,StateHoliday,SchoolHoliday",
@@ -24,37 +20,23 @@ COLUMNS = {
 }
 
 
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    dest = tmp_path_factory.mktemp("rossmann")
-    start = time.perf_counter()
-    make_sample(dest)
-    return dest, time.perf_counter() - start
+@pytest.fixture
+def path(samples):
+    return samples("rossmann")  # made once per session (tests/conftest.py)
 
 
 def _read(path, name, **kw):
     return pd.read_csv(path / name, low_memory=False, **kw)
 
 
-def test_files_columns_and_generation_time(sample):
-    path, seconds = sample
+def test_files_and_columns(path):  # the same bytes every run: tests/test_data_samples.py
     assert sorted(p.name for p in path.iterdir()) == sorted(COLUMNS)
     for name, header in COLUMNS.items():
         assert (path / name).read_text().split("\n", 1)[0] == header, name
-    assert seconds < 30
     assert sum((path / n).stat().st_size for n in COLUMNS) < 5e6  # small enough to generate on first use
 
 
-def test_same_bytes_every_run(sample, tmp_path):
-    path, _ = sample
-    make_sample(tmp_path)
-    for name in COLUMNS:
-        assert hashlib.sha256((path / name).read_bytes()).hexdigest() == \
-            hashlib.sha256((tmp_path / name).read_bytes()).hexdigest(), name
-
-
-def test_train_like_the_real_file(sample):
-    path, _ = sample
+def test_train_like_the_real_file(path):
     train = _read(path, "train.csv", dtype={"StateHoliday": str})
     dates = pd.to_datetime(train.Date)
     assert dates.is_monotonic_decreasing and train.Date.iloc[0] == "2015-07-31"
@@ -69,8 +51,7 @@ def test_train_like_the_real_file(sample):
     assert train.groupby("Store").size().nunique() > 1  # some stores miss rows, as in the real file
 
 
-def test_test_period_follows_train(sample):
-    path, _ = sample
+def test_test_period_follows_train(path):
     train, test = _read(path, "train.csv"), _read(path, "test.csv", dtype={"StateHoliday": str})
     dates = pd.to_datetime(test.Date)
     assert dates.min() == pd.Timestamp(train.Date.max()) + pd.Timedelta(days=1)
@@ -80,8 +61,7 @@ def test_test_period_follows_train(sample):
     assert not test.duplicated(["Store", "Date"]).any()
 
 
-def test_store_table_has_realistic_gaps(sample):
-    path, _ = sample
+def test_store_table_has_realistic_gaps(path):
     store = _read(path, "store.csv")
     assert store.Store.tolist() == list(range(1, len(store) + 1))
     assert set(store.StoreType) == {"a", "b", "c", "d"} and set(store.Assortment) == {"a", "b", "c"}
@@ -91,8 +71,7 @@ def test_store_table_has_realistic_gaps(sample):
     assert store.loc[~no_promo2, "PromoInterval"].isin(["Jan,Apr,Jul,Oct", "Feb,May,Aug,Nov", "Mar,Jun,Sept,Dec"]).all()
 
 
-def test_external_tables_cover_every_store_and_day(sample):
-    path, _ = sample
+def test_external_tables_cover_every_store_and_day(path):
     store_states, state_names = _read(path, "store_states.csv"), _read(path, "state_names.csv")
     weather, trend = _read(path, "weather.csv"), _read(path, "googletrend.csv")
     train, test = _read(path, "train.csv"), _read(path, "test.csv")
@@ -109,8 +88,7 @@ def test_external_tables_cover_every_store_and_day(sample):
     assert trend.trend.between(0, 100).all()
 
 
-def test_sales_follow_the_documented_model(sample):
-    path, _ = sample
+def test_sales_follow_the_documented_model(path):
     train = _read(path, "train.csv", dtype={"StateHoliday": str})
     sold = train[(train.Open == 1) & (train.Sales > 0)].copy()
     sold["log"] = np.log(sold.Sales)

@@ -169,7 +169,9 @@ def test_shuffling_is_seeded(folder_data):
         dls = image_dataloaders(train_ds, valid_ds, bs=4, seed=seed, device=CPU)
         return torch.cat([b[-1] for b in dls.train]).tolist()
 
-    assert targets(3) == targets(3) and len(targets(3)) == 12
+    in_order = [int(y) for _, y in train_ds]
+    assert targets(3) == targets(3) != targets(4)  # the seed decides the order
+    assert sorted(targets(3)) == sorted(in_order) and targets(3) != in_order  # shuffled, nothing lost
 
 
 def test_image_prepare_augments_only_training_batches():
@@ -179,6 +181,23 @@ def test_image_prepare_augments_only_training_batches():
     valid, train = prep((x,), train=False)[0], prep((x,), train=True)[0]
     assert valid.shape == train.shape == (4, 3, 16, 16) and not torch.allclose(valid, train)
     assert torch.equal(prep((x,), train=False)[0], valid)  # validation is deterministic
+
+
+def test_channels_last_gives_the_same_outputs_and_bf16_trains_it(device):
+    # channels-last is a GPU speed-up (tensor cores); it must not change what the model computes
+    x = torch.randint(0, 256, (4, 3, 24, 24), dtype=torch.uint8, device=device)
+    last, plain = (ImagePrepare(size=16, channels_last=c)((x,), train=False)[0] for c in (True, False))
+    assert last.is_contiguous(memory_format=torch.channels_last) and not plain.is_contiguous(
+        memory_format=torch.channels_last) and torch.equal(last, plain)
+    torch.manual_seed(0)
+    model = vision_model("tiny_resnet", 3, channels_last=True).to(device).eval()
+    assert model[0].conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    reference = vision_model("tiny_resnet", 3).to(device).eval()
+    reference.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(model(last), reference(plain), atol=1e-5, rtol=1e-4)
+        with torch.autocast(device.type, dtype=torch.bfloat16):  # the GPU's usual precision, on any device
+            assert model(last).dtype == torch.bfloat16
 
 
 def test_image_prepare_config_is_plain_data_and_rebuilds_it():
@@ -301,19 +320,16 @@ def test_the_export_records_how_items_are_loaded(tmp_path):
     assert torch.equal(back.encode(files[0])[0], grey[0][0][None])  # one channel, as the dataset loaded it
 
 
-def test_pets_sample_layout_and_determinism(tmp_path):
+def test_pets_sample_layout(samples):  # the same bytes every run: tests/test_data_samples.py
     from coursesamples import pets
 
-    pets.make_sample(tmp_path / "a", n_per_breed=2)
-    pets.make_sample(tmp_path / "b", n_per_breed=2)
-    files = get_image_files(tmp_path / "a" / "images")
+    root = samples("pets")
+    files = get_image_files(root / "images")
     breeds = sorted({label_from_regex(r"^(.+)_\d+\.jpg$")(f) for f in files})
-    assert len(files) == 74 and breeds == sorted(pets.BREEDS) and sum(b[0].isupper() for b in breeds) == 12
-    for f in files:  # same bytes every run
-        assert f.read_bytes() == (tmp_path / "b" / "images" / f.name).read_bytes()
-    rows = [r for r in (tmp_path / "a" / "annotations" / "list.txt").read_text().splitlines() if not r.startswith("#")]
-    assert len(rows) == 74 and rows[0] == "Abyssinian_1 1 1 1"  # Image CLASS-ID SPECIES BREED-ID
-    facing = (tmp_path / "a" / "annotations" / "facing.csv").read_text().splitlines()
+    assert len(files) == 740 and breeds == sorted(pets.BREEDS) and sum(b[0].isupper() for b in breeds) == 12
+    rows = [r for r in (root / "annotations" / "list.txt").read_text().splitlines() if not r.startswith("#")]
+    assert len(rows) == 740 and rows[0] == "Abyssinian_1 1 1 1"  # Image CLASS-ID SPECIES BREED-ID
+    facing = (root / "annotations" / "facing.csv").read_text().splitlines()
     assert facing[0] == "image,facing" and {r.split(",")[1] for r in facing[1:]} == {"left", "right"}
 
 

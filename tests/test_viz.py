@@ -76,21 +76,70 @@ def fake_learner(model: nn.Module, images: torch.Tensor, targets: torch.Tensor):
     return SimpleNamespace(model=model, dls=dls, get_preds=get_preds)
 
 
-def test_plots_return_figures():
+def shown(ax) -> np.ndarray:
+    """The pixels an axes shows (its first image)."""
+    return np.asarray(ax.get_images()[0].get_array())
+
+
+def test_show_images_draws_each_image_in_a_grid_with_its_title():
+    images = [red_top_left_green_bottom_right(), torch.rand(3, 16, 16), torch.rand(1, 16, 16)]  # the last grey
+    fig = show_images(images, ["a", "b", "c"])
+    assert len(fig.axes) == 4 and [ax.get_title() for ax in fig.axes] == ["a", "b", "c", ""]  # 2 x 2, one empty
+    for ax, img in zip(fig.axes, images):
+        np.testing.assert_allclose(shown(ax), to_hwc(img))
+    assert fig.axes[2].get_images()[0].get_cmap().name == "gray" and not fig.axes[3].get_images()
+    assert len(show_images(images, ncols=3).axes) == 3
+
+
+def test_show_batch_and_top_losses_show_the_items_with_their_labels():
     net = colour_detector()
     images = torch.stack([red_top_left_green_bottom_right(), torch.rand(3, 16, 16), torch.rand(3, 16, 16)])
     targets = torch.tensor([0, 1, 0])
     learn = fake_learner(net, images, targets)
+    batch = show_batch(learn.dls, n=2)
+    assert [ax.get_title() for ax in batch.axes] == ["red", "green"]
+    np.testing.assert_allclose(shown(batch.axes[1]), to_hwc(images[1]))
     preds, _ = learn.get_preds()
-    figures = [
-        show_images(images, ["a", "b", "c"]), show_batch(learn.dls, n=2),
-        plot_confusion_matrix(confusion_matrix(preds, targets), CLASSES), plot_top_losses(learn, k=2),
-        show_grad_cam(learn, images[0], layer=net[1]), plot_filters(net),
-        show_augmentations(images[0], aug_transforms(12), n=4),
-    ]
-    assert all(isinstance(fig, Figure) for fig in figures)
-    assert len(figures[1].axes) == 2 and figures[1].axes[0].get_title() == "red"
-    assert figures[4].axes[1].get_title() == "Grad-CAM: red"
+    losses, idx = top_losses(preds, targets, k=2)
+    fig = plot_top_losses(learn, k=2)
+    for ax, loss, i in zip(fig.axes, losses.tolist(), idx.tolist()):
+        p = int(preds[i].argmax())
+        assert ax.get_title() == f"{CLASSES[p]}\n{CLASSES[targets[i]]}\n{loss:.2f} / {preds[i, p]:.2f}"
+        np.testing.assert_allclose(shown(ax), to_hwc(images[i]))
+    assert fig._suptitle.get_text() == "prediction, actual, loss / probability"
+
+
+def test_confusion_matrix_figure_writes_each_count_in_its_cell():
+    cm = np.array([[5, 1], [0, 3]])
+    fig = plot_confusion_matrix(cm, CLASSES)
+    ax = fig.axes[0]
+    cells = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in ax.texts}
+    assert cells == {(0, 0): "5", (0, 1): "1", (1, 1): "3"}  # row = actual, column = predicted; no 0 written
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted", "actual") and not ax.get_title()
+    np.testing.assert_array_equal(shown(ax), cm)
+    assert fig.axes[1].get_ylabel() == "number of images"
+
+
+def test_filters_and_augmentations_show_what_the_layer_and_the_transform_hold():
+    net = colour_detector()  # filter 0 reads only red, filter 1 only green
+    fig = plot_filters(net)
+    assert len(fig.axes) == 2 and fig._suptitle.get_text() == "2 first-layer filters, 1x1"
+    np.testing.assert_allclose(shown(fig.axes[0])[0, 0], [1, 0, 0])
+    grey = plot_filters(nn.Conv2d(1, 3, 5))
+    assert len(grey.axes) == 3 and shown(grey.axes[0]).shape == (5, 5)
+    img = red_top_left_green_bottom_right()
+    aug = aug_transforms(12).eval()
+    fig = show_augmentations(img, aug, n=4)
+    assert len(fig.axes) == 4 and not aug.training  # the transform's mode is put back
+    assert not np.allclose(shown(fig.axes[0]), shown(fig.axes[1]))  # each one a different random draw
+
+
+def test_grad_cam_figure_titles_the_class_it_explains():
+    net = colour_detector()
+    images = torch.stack([red_top_left_green_bottom_right()])
+    fig = show_grad_cam(fake_learner(net, images, torch.tensor([0])), images[0], layer=net[1])
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["image", "Grad-CAM: red"]
+    np.testing.assert_allclose(shown(fig.axes[0]), to_hwc(images[0]), atol=1 / 255)  # as a uint8 item
 
 
 def test_plots_leave_pyplot_alone():
