@@ -13,6 +13,7 @@ from coursehelpers.callbacks import Callback, EarlyStopping, SaveBestModel
 from coursehelpers.config import TrainConfig
 from coursehelpers.core import set_seed
 from coursehelpers.dataloaders import DataLoaders, Prepare
+from coursehelpers.faults import out_of_memory_advice
 from coursehelpers.learner import Learner
 
 CPU = torch.device("cpu")
@@ -202,6 +203,43 @@ def test_cuda_out_of_memory_frees_the_gradients_and_gives_advice_true_for_the_se
     with pytest.raises(RuntimeError) as info:
         learn.fit(1, 1e-2)
     assert "mixed precision" not in str(info.value)  # already on: not advised
+
+
+def test_out_of_memory_advice_fits_the_settings():
+    assert out_of_memory_advice(None, "fp32", False, None) == (
+        "CUDA ran out of memory. The batch and the gradients were freed, and the weights are as of the last "
+        "completed step. Try a smaller batch size, or mixed precision (now precision='fp32': try "
+        "TrainConfig(precision='bf16')); restarting the kernel frees everything else.")
+    assert "Try a smaller batch size (now 5: try bs=2), or smaller images (now size=224);" in \
+        out_of_memory_advice(5, "bf16", True, 224)
+    assert "(now 1: try bs=1);" in out_of_memory_advice(1, "auto", True, None)
+
+
+def test_out_of_memory_inside_the_optimizer_step_undoes_the_half_applied_step(monkeypatch):
+    # On a GPU the snapshot of the last check (here: the start of the fit) is put back; faked as in the NaN test.
+    monkeypatch.setattr(Learner, "device", property(lambda self: torch.device("cuda")))
+
+    class Sized(Prepare):
+        size = 224  # as ImagePrepare: the advice names the image size
+
+    learn = make_learner(precision="fp32")
+    learn.dls.prepare = Sized()
+    start, opt = weights(learn), learn.create_opt()
+    original, calls = opt.step, []
+
+    def step_runs_out_of_memory_halfway():
+        calls.append(1)
+        if len(calls) < 3:
+            return original()
+        with torch.no_grad():
+            next(learn.model.parameters()).add_(1.0)  # the first tensors were updated, then memory ran out
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    opt.step = step_runs_out_of_memory_halfway
+    with pytest.raises(RuntimeError, match=r"now 32: try bs=16.*smaller images \(now size=224\)"):
+        learn.fit(1, 1e-2)
+    assert same(weights(learn), start) and learn.batch_losses == [] == learn.batch_lrs
+    assert all(p.grad is None for p in learn.model.parameters())
 
 
 def test_a_plain_function_loss_may_not_broadcast_a_column_against_a_vector():

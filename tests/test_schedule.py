@@ -47,3 +47,47 @@ def test_a_dip_in_the_noisy_first_third_is_not_a_fall():
     losses[LRS > 1e-2] = 0.112 + 0.3 * LRS[LRS > 1e-2]
     s = suggest_lrs(LRS, losses)
     assert not s.loss_fell and s.pick == s.rise / 10 and 1e-2 < s.rise < 1, s
+
+
+FIRST_THIRD = [5.0, 5.25, 4.75, 5.0, 5.25, 4.75, 5.0, 5.25, 4.75, 5.0]  # level 5.0, noise 0.25
+
+
+def sweep(losses: list[float]) -> np.ndarray:
+    """Rates one step of 10**0.2 apart, as lr_find's exponential sweep, for these smoothed losses."""
+    return 10 ** (-6 + 0.2 * np.arange(len(losses)))
+
+
+def test_each_suggestion_lands_on_the_point_the_rules_name():
+    # After the first third: a dip (index 12) between two points at the level, then the real fall from
+    # index 13, whose halfway loss (3.5) is reached exactly at 17, its steepest step into the bottom (20).
+    losses = FIRST_THIRD + [5.1, 5.2, 3.0, 5.0, 4.6, 4.2, 3.8, 3.5, 3.4, 3.3, 2.0, 6.0, 7.0, 8.0]
+    lrs = sweep(losses)
+    s = suggest_lrs(lrs, losses)
+    assert s.loss_fell is True
+    assert (s.valley, s.steep, s.min_div10) == (lrs[17], lrs[19], lrs[20] / 10)
+    assert s.rise == lrs[21]  # from here the loss stays above 1.1 x 5.0
+    assert str(s) == (f"valley {lrs[17]:.1e}, steep {lrs[19]:.1e}, min_div10 {lrs[20] / 10:.1e}, "
+                      f"rise {lrs[21]:.1e} -> pick {lrs[17]:.1e} (valley)")
+
+
+def test_a_fall_must_exceed_three_noise_widths():
+    lrs = sweep([0.0] * 30)
+    at_three = suggest_lrs(lrs, FIRST_THIRD + [5.0, 4.25] + [5.0] * 18)
+    assert at_three.loss_fell is False and at_three.pick == at_three.rise / 10  # 0.75 = 3 x 0.25: noise
+    beyond = suggest_lrs(lrs, FIRST_THIRD + [5.0, 4.1] + [5.0] * 18)
+    assert beyond.loss_fell is True and (beyond.valley, beyond.steep) == (lrs[11], lrs[10])
+
+
+def test_rise_is_read_against_the_median_of_the_first_half():
+    losses = [1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 3.0, 3.0]  # first half: 2.0 (first third: 1.5)
+    lrs = sweep(losses)
+    assert suggest_lrs(lrs, losses).rise == lrs[10]
+    at_edge = losses[:9] + [1.1 * 2.0, 3.0, 3.0]  # exactly 1.1 x the level still counts as not above it
+    assert suggest_lrs(lrs, at_edge).rise == lrs[10]
+    flat = [2.0] * 12  # never rises: the last rate
+    assert suggest_lrs(lrs, flat).rise == lrs[-1]
+
+
+def test_a_sweep_of_one_point_suggests_its_rate():
+    s = suggest_lrs([1e-3], [0.7])
+    assert s == (1e-3, 1e-3, 1e-3, 1e-3, False)
