@@ -51,6 +51,13 @@ def test_a_good_lesson_passes():
     assert failing(good_lesson()) == set()
 
 
+def test_the_mode_may_be_passed_by_position_keyword_or_mapping():
+    lesson = good_lesson()
+    lesson["cells"].insert(4, code("a = get_data('pets', size)\nb = get_data('imdb', size=size)\n"
+                                   "c = get_data('mnist', **{'size': size})\nd = get_data('planet', 'sample')"))
+    assert failing(lesson) == set()
+
+
 def broken(edit) -> dict:
     nb = copy.deepcopy(good_lesson())
     edit(nb["cells"])
@@ -71,6 +78,8 @@ def broken(edit) -> dict:
     (lambda cells: cells[2].update(source="size, seed = None, 42"), {"parameters cell"}),
     (lambda cells: cells[2]["metadata"].update(tags=[]), {"parameters cell", "derived-settings cell"}),
     (lambda cells: cells[3].update(source="size = 'sample'"), {"derived-settings cell"}),
+    (lambda cells: cells.insert(4, code("path = get_data('pets')")), {"helpers given the mode"}),
+    (lambda cells: cells.insert(4, code("path = data.get_data(name='imdb')")), {"helpers given the mode"}),
 ])
 def test_each_check_fails_on_a_lesson_that_breaks_it(edit, expected):
     assert failing(broken(edit)) == expected

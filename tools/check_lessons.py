@@ -6,7 +6,9 @@ The checks (the course's rules for a lesson):
 - no code cell is longer than 15 lines;
 - no cell keeps outputs or an execution count (lessons are committed clean);
 - exactly one cell is tagged ``parameters``, and it holds only assignments of raw values (``seed = 42``);
-- the next code cell derives the settings from them: it calls ``course_size(...)`` and ``run_banner(...)``.
+- the next code cell derives the settings from them: it calls ``course_size(...)`` and ``run_banner(...)``;
+- every call of a helper that takes the mode passes it (``get_data(name, size)``, not ``get_data(name)``),
+  so the parameters cell alone decides between sample and full.
 
 Usage: ``python tools/check_lessons.py [notebook.ipynb ...]`` (default: notebooks/*.ipynb).
 """
@@ -20,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MIN_QUESTIONS, MIN_TASKS, MIN_STARTERS, MAX_CELL_LINES = 15, 3, 1, 15
+# helpers that take the mode: name -> (the position of the mode argument, its keyword)
+MODE_ARGS = {"get_data": (1, "size")}
 NUMBERED = re.compile(r"^\d+\.\s")  # "1. ..." at the start of a line: a question or a task
 HEADING = re.compile(r"^(#{1,2})\s+(.*)")  # a section: "# ..." or "## ..."; "###" stays inside it
 
@@ -99,6 +103,37 @@ def calls(code: str) -> set[str]:
             if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute))}
 
 
+def calls_without_mode(code: str) -> list[str]:
+    """The calls in ``code`` of a helper in ``MODE_ARGS`` that do not pass the mode.
+
+    Example:
+        >>> calls_without_mode("a = get_data('pets', size)\\nb = get_data('imdb')\\nc = data.get_data('x', size=size)")
+        ["get_data('imdb')"]
+    """
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    missing = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, (ast.Name, ast.Attribute)):
+            continue
+        name = node.func.id if isinstance(node.func, ast.Name) else node.func.attr
+        if name in MODE_ARGS:
+            position, keyword = MODE_ARGS[name]
+            passed = len(node.args) > position or any(k.arg in (keyword, None) for k in node.keywords)
+            if not passed:
+                missing.append(ast.get_source_segment(code, node))
+    return missing
+
+
+def mode_checks(cells: list[dict]) -> list[Check]:
+    """Every helper that takes the mode is given it (no silent sample data in full mode, or the reverse)."""
+    missing = [f"cell {i}: {call}" for i, c in enumerate(cells) if c["cell_type"] == "code"
+               for call in calls_without_mode(source(c))]
+    return [Check("helpers given the mode", "; ".join(missing) or "all", "get_data(name, size)", not missing)]
+
+
 def cell_checks(cells: list[dict]) -> list[Check]:
     """Length of the code cells, and no stored outputs or execution counts."""
     lengths = {i: len(source(c).rstrip().splitlines()) for i, c in enumerate(cells) if c["cell_type"] == "code"}
@@ -138,7 +173,7 @@ def check_lesson(notebook: dict) -> list[Check]:
             Check("further-research tasks", str(research["items"]), f">= {MIN_TASKS}", research["items"] >= MIN_TASKS),
             Check("further-research starter cells", str(research["code_cells"]), f">= {MIN_STARTERS}",
                   research["code_cells"] >= MIN_STARTERS),
-            *cell_checks(cells), *parameter_checks(cells)]
+            *cell_checks(cells), *parameter_checks(cells), *mode_checks(cells)]
 
 
 def table(checks: list[Check]) -> str:
