@@ -4,6 +4,8 @@
 # Both create .venv on first use and reuse it afterwards. Lesson 7's web app:
 #   make app       serve it on http://127.0.0.1:7860 (training the sample model first if there is none)
 #   make space     the files a Hugging Face Space needs to serve it, in build/space/
+# Parts of make test on their own: make unit (fast), make integration (processes, browser, full mode),
+# make fullmode (every lesson with COURSE_SIZE=full against a local mirror). Not in CI: make mutants.
 
 PYTHON ?= python3
 VENV := .venv
@@ -23,7 +25,7 @@ MATHJAX := mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe
 APP_MODEL ?= notebooks/models/pets_sample.pth
 APP_PORT ?= 7860
 
-.PHONY: setup lessons test unit notebooks results lab app space clean
+.PHONY: setup lessons test unit integration fullmode notebooks results lab app space clean mutants
 
 setup: $(STAMP)
 
@@ -50,12 +52,22 @@ lessons: setup
 	done
 	@echo "Executed lessons are in build/lessons/ (.ipynb and .html)."
 
-test: setup unit notebooks results
+test: setup unit integration notebooks results
 
-# The unit tests, and every example in the docstrings of the package and the sample makers (doctest).
-# -rs prints why a test was skipped: the browser test of the app is, on a machine without Chromium.
+# The fast unit tests, and every example in the docstrings of the package and the sample makers (doctest).
+# -rs prints why a test was skipped: only a missing GPU or browser may skip one (tests/test_suite_rules.py).
 unit: setup
-	$(BIN)/python -m pytest tests coursehelpers coursesamples tools --doctest-modules --ignore=tests/results -q -rs
+	$(BIN)/python -m pytest tests coursehelpers coursesamples tools --doctest-modules --ignore=tests/results \
+	  -m "not integration" -q -rs --durations=5
+
+# What starts other processes, a browser or a benchmark, and the full-mode rehearsal (make fullmode).
+integration: setup
+	$(BIN)/python -m pytest tests -m integration --ignore=tests/results -q -rs --durations=10
+
+# Every lesson end to end with COURSE_SIZE=full against a mirror on 127.0.0.1 (tests/test_full_mode.py):
+# real architectures and sizes, mock data, random weights, COURSE_MAX_BATCHES capping each pass.
+fullmode: setup
+	$(BIN)/python -m pytest tests/test_full_mode.py tests/test_export_full_size.py -q -rs -s
 
 notebooks: setup
 	rm -rf $(METRICS)
@@ -81,3 +93,13 @@ space: setup $(APP_MODEL)
 
 clean:
 	rm -rf build notebooks/models
+
+# Mutation testing (not part of CI; hours for the whole package on two cores): mutmut 3 plants one
+# small bug at a time in coursehelpers/ and runs the fast unit tests that call the function it
+# changed; a bug no test notices "survives". tools/mutants.py runs it in a copy of the repository
+# (build/mutation/) and prints the share killed per module. `make mutants MODULES="learner schedule"`
+# runs a few.
+MODULES ?=
+mutants: setup
+	$(BIN)/python -m pip install --quiet "mutmut>=3.3,<4"
+	$(BIN)/python tools/mutants.py $(MODULES)
