@@ -62,6 +62,7 @@ import coursehelpers.learner as learner_module
 from coursehelpers.augment import aug_transforms
 from coursehelpers.config import TrainConfig
 from coursehelpers.core import set_seed
+from coursehelpers.data import get_weights
 from coursehelpers.dataloaders import Batch, DataLoaders, Prepare
 from coursehelpers.faults import FitGuard, Snapshot
 from coursehelpers.images import image_datasets
@@ -298,7 +299,7 @@ def train_case(lesson: Lesson, precision: str, channels_last: bool, seed: int, s
     synchronize(s.device)
     result = {**quarters(learn.batch_losses), "epochs": epochs, "metric": lesson.metric, "untrained_value": untrained,
               "value": float(learn.history[lesson.metric].iloc[-1]), "seconds": time.perf_counter() - start,
-              "sample": sample_fingerprint(lesson.data)}
+              "inputs": inputs_fingerprint(lesson)}
     if s.cuda:
         result["peak_gpu_mib"] = torch.cuda.max_memory_allocated(s.device) / 2**20
     return result
@@ -311,10 +312,10 @@ def versus_reference(case: dict, reference: dict) -> dict:
         return {}
     if ref is None:
         return {"reference": "no CPU reference for this lesson"}
-    if ref["steps"] != case["steps"]:
-        return {"reference": f"the CPU reference ran {ref['steps']} steps, this run {case['steps']}"}
-    if ref["sample"] != case["sample"]:
-        return {"reference": "the sample differs from the reference's: write the reference again"}
+    if ref.get("steps") != case["steps"]:
+        return {"reference": f"the CPU reference ran {ref.get('steps')} steps, this run {case['steps']}"}
+    if ref.get("inputs") != case["inputs"] or not {"mean", "sd", "tolerance"} <= set(ref):
+        return {"reference": "the sample or weights differ from the reference's: write the reference again"}
     return {"cpu_mean": ref["mean"], "cpu_sd": ref["sd"], "tolerance": ref["tolerance"],
             "within_tolerance": abs(case["value"] - ref["mean"]) <= ref["tolerance"]}
 
@@ -385,7 +386,7 @@ def reference_from(section: dict, previous: dict | None = None) -> dict:
         mean, sd = statistics.fmean(values), statistics.stdev(values)
         tolerance = float(t.ppf(0.5 + PREDICTION_LEVEL / 2, n - 1)) * sd * math.sqrt(1 + 1 / n)
         untrained = statistics.fmean(c["untrained_value"] for c in runs)
-        lessons[name] = {"metric": runs[0]["metric"], "steps": runs[0]["steps"], "sample": runs[0]["sample"],
+        lessons[name] = {"metric": runs[0]["metric"], "steps": runs[0]["steps"], "inputs": runs[0]["inputs"],
                          "seeds": [c["seed"] for c in runs], "values": values, "mean": mean, "sd": sd,
                          "tolerance": tolerance, "untrained": untrained,
                          "tells_untrained_apart": abs(mean - untrained) > tolerance,
@@ -394,10 +395,16 @@ def reference_from(section: dict, previous: dict | None = None) -> dict:
             "prediction_level": PREDICTION_LEVEL, "lessons": lessons}
 
 
-def sample_fingerprint(root: Path) -> str:
-    """A digest of the sample's file list and sizes (from its marker), so a changed sample is noticed."""
-    marker = json.loads((root.parent / f".{root.name}.complete").read_text())
-    return hashlib.sha256(json.dumps(marker["files"], sort_keys=True).encode()).hexdigest()[:16]
+def inputs_fingerprint(lesson: Lesson) -> str:
+    """A digest of what the lesson's run starts from: the sample's file list and sizes (from its marker) and the
+    bytes of its pretrained weights, so a reference made from other inputs is noticed."""
+    marker = json.loads((lesson.data.parent / f".{lesson.data.name}.complete").read_text())
+    digest = hashlib.sha256(json.dumps(marker["files"], sort_keys=True).encode())
+    if lesson.weights is not None:
+        weights = get_weights(lesson.weights)
+        for file in sorted(weights.rglob("*")) if weights.is_dir() else [weights]:
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 # ---------------------------------------------------------------- loop and guard

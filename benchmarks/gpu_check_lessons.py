@@ -42,7 +42,8 @@ Build = Callable[[str, bool, int, torch.device], Learner]  # (precision, channel
 @dataclass
 class Lesson:
     """One lesson's model: ``build`` a fresh Learner, ``train`` it ``epochs``; ``metric`` is read from its history;
-    ``data`` is the sample's folder (its marker says which files the sample holds)."""
+    ``data`` is the sample's folder and ``weights`` the pretrained weights it starts from (what a reference
+    run must have shared with a later one to be compared with it)."""
 
     name: str
     metric: str
@@ -50,6 +51,7 @@ class Lesson:
     build: Build
     train: Callable[[Learner, int], None]
     data: Path
+    weights: str | None = None
 
 
 def config(precision: str, **kwargs: object) -> TrainConfig:
@@ -67,7 +69,7 @@ def vision_lesson(name: str, data: Path, datasets: tuple, bs: int, size: int, tr
 
     def train(learn: Learner, epochs: int) -> None:
         learn.fine_tune(max(epochs - 1, 1), base_lr=base_lr, lr_mult=lr_mult)  # one frozen epoch first
-    return Lesson(name, metric_name(metric), True, build, train, data)
+    return Lesson(name, metric_name(metric), True, build, train, data, "tiny_resnet")
 
 
 def pets() -> Lesson:
@@ -167,16 +169,21 @@ def lm_learner(precision: str, seed: int, device: torch.device) -> Learner:
 
 
 def imdb_lm() -> Lesson:
-    """Lesson 5: fine-tune the language model (three WeightDrop LSTMs) on the sample's texts."""
+    """Lesson 5: fine-tune the language model (three WeightDrop LSTMs) on the sample's texts, unfrozen."""
     imdb_texts()
+
     def build(precision: str, channels_last: bool, seed: int, device: torch.device) -> Learner:
         return lm_learner(precision, seed, device)
-    return Lesson("imdb_lm", "accuracy", False, build, lambda learn, epochs: learn.fit_one_cycle(epochs, 4e-3),
-                  get_data("imdb", "sample"))
+    return Lesson("imdb_lm", "accuracy", False, build, lambda learn, epochs: learn.fit_one_cycle(epochs, 1e-2),
+                  get_data("imdb", "sample"), "awd_lstm_small")
+
+
+CLASSIFIER_STAGES = ((-1, 3e-2), (-2, 2e-2), (-3, 1e-2), (0, 1e-2))  # the lesson's sample recipe: (freeze_to, peak lr)
 
 
 def imdb_classifier() -> Lesson:
-    """Lesson 5: the sentiment classifier on the pretrained encoder; the head first, then everything."""
+    """Lesson 5: the sentiment classifier on the pretrained encoder, unfrozen gradually (one epoch a stage, the
+    rest unfrozen), unclipped as fastai's."""
     vocab, docs, labels, _ = imdb_texts()
     encoder = lm_learner("fp32", 0, torch.device("cpu")).model.encoder.state_dict()
     rows = split_rows(len(docs), 0.2)
@@ -185,14 +192,13 @@ def imdb_classifier() -> Lesson:
 
     def build(precision: str, channels_last: bool, seed: int, device: torch.device) -> Learner:
         dls = text_classifier_dataloaders(train_ds, valid_ds, vocab, 32, seed=seed, device=device)
-        return text_classifier_learner(dls, encoder, drop_mult=0.5, config=config(precision, grad_clip=0.25))
+        return text_classifier_learner(dls, encoder, drop_mult=0.3, config=config(precision))
 
     def train(learn: Learner, epochs: int) -> None:
-        learn.freeze_to(-1)
-        learn.fit_one_cycle(1, 2e-2)
-        learn.unfreeze()
-        learn.fit_one_cycle(max(epochs - 1, 1), slice(5e-3 / 2.6**4, 5e-3))
-    return Lesson("imdb_classifier", "accuracy", False, build, train, get_data("imdb", "sample"))
+        for stage, lr in CLASSIFIER_STAGES:
+            learn.freeze_to(stage)
+            learn.fit_one_cycle(max(epochs - 3, 1) if stage == 0 else 1, slice(lr / 2.6**4, lr))
+    return Lesson("imdb_classifier", "accuracy", False, build, train, get_data("imdb", "sample"), "awd_lstm_small")
 
 
 def collab() -> Lesson:

@@ -43,7 +43,9 @@ def test_the_cpu_form_runs_every_part_and_every_lessons_loss_falls(tmp_path):
     cases = report["lessons"]["cases"]
     assert {c["lesson"] for c in cases} == LESSON_NAMES
     assert [c["lesson"] for c in cases if "error" in c or not c["loss_falls"]] == []
-    assert all(c["steps"] == 12 and c["precision"] == "fp32" for c in cases)  # 3 epochs of 4 batches
+    # 3 epochs of 4 batches; the classifier unfreezes in three one-epoch stages first, as lesson 5 does: 4 epochs
+    assert {c["lesson"]: c["steps"] for c in cases} == {n: 16 if n == "imdb_classifier" else 12 for n in LESSON_NAMES}
+    assert all(c["precision"] == "fp32" for c in cases)
     assert report["weightdrop"]["loss_falls"] and report["weightdrop"]["grad_finite"]
     assert report["weightdrop"]["eval_max_abs_diff_vs_cpu"] == 0.0  # on the CPU it is the same computation
     assert report["loop"]["hand_images_per_s"] > 0 and report["loop"]["learner_images_per_s"] > 0
@@ -128,20 +130,23 @@ def test_the_reference_and_the_comparison_with_it(gpu_check, tiny_lessons):
     assert ref["untrained"] > 2 * ref["mean"] and not ref["tells_untrained_apart"]  # two seeds: too wide to tell
     # t(0.9995, 1) = 636.6: with two seeds the prediction interval is very wide, as it should be
     assert ref["tolerance"] == pytest.approx(636.619 * ref["sd"] * (1 + 1 / 2) ** 0.5, rel=1e-4)
-    case = {"lesson": "tiny", "steps": 24, "sample": ref["sample"], "value": ref["mean"] + 0.9 * ref["tolerance"]}
+    case = {"lesson": "tiny", "steps": 24, "inputs": ref["inputs"], "value": ref["mean"] + 0.9 * ref["tolerance"]}
     assert gpu_check.versus_reference(case, reference)["within_tolerance"] is True
     assert gpu_check.versus_reference({**case, "value": ref["mean"] - 1.1 * ref["tolerance"]},
                                       reference)["within_tolerance"] is False
     assert gpu_check.versus_reference({**case, "steps": 12}, reference) == {
         "reference": "the CPU reference ran 24 steps, this run 12"}
-    assert "the sample differs" in gpu_check.versus_reference({**case, "sample": "0" * 16}, reference)["reference"]
+    assert "the sample or weights differ" in gpu_check.versus_reference({**case, "inputs": "0" * 16},
+                                                                        reference)["reference"]
+    old_format = {"lessons": {"tiny": {k: v for k, v in ref.items() if k != "inputs"}}}
+    assert "write the reference again" in gpu_check.versus_reference(case, old_format)["reference"]
     with pytest.raises(ValueError, match="two or more seeds that ran for tiny"):
         gpu_check.reference_from({"cases": section["cases"][1:2]})
 
 
 def test_the_reference_says_whether_its_tolerance_tells_a_trained_model_from_an_untrained_one(gpu_check):
     def cases(values: list[float], untrained: float) -> dict:
-        return {"cases": [{"lesson": "x", "metric": "accuracy", "steps": 300, "sample": "s", "seed": i, "value": v,
+        return {"cases": [{"lesson": "x", "metric": "accuracy", "steps": 300, "inputs": "s", "seed": i, "value": v,
                            "untrained_value": untrained} for i, v in enumerate(values)]}
     spread = [0.57, 0.58, 0.56, 0.59, 0.55, 0.60]  # sd 0.019: tolerance 7.4 sd = 0.14, wider than 0.575 - 0.5
     assert gpu_check.reference_from(cases(spread, 0.50))["lessons"]["x"]["tells_untrained_apart"] is False
