@@ -2,8 +2,8 @@
 
 Sample mode (real Rotten Tomatoes snippets: 2,400 train, 600 validation, 1,600 test; the
 WordNet-pretrained awd_lstm_small), seed 42, measured on a shared 2-core machine: test accuracy
-ULMFiT 62.6%, the same network from scratch 70.1%, TF-IDF + logistic regression 72.8%
-(validation 63.7 / 70.2 / 72.8%); language-model perplexity on held-out texts 965 before
+ULMFiT 63.6%, the same network from scratch 68.2% (at 3e-3; 50.0% at 1e-2 in one run), TF-IDF 72.8%
+(validation 64.5 / 72.8 / 72.8%); language-model perplexity on held-out texts 965 before
 fine-tuning, 133 after; 72% of the lesson's vocabulary and 90% of its tokens are in the
 pretrained vocabulary (the Python-docs model it replaced: 17% and 69%, perplexity 542 -> 175).
 Full mode: fastbook reports 94.3% for ULMFiT on IMDB (chapter 10).
@@ -13,7 +13,7 @@ import pytest
 # Issue 12, item 4 asks ULMFiT to beat both baselines on the real sample. With this miniature LM
 # (one CPU epoch on WordNet) it does not: these stay visible as expected failures, strict, so the
 # day a better sample LM makes them pass, the marker must go.
-NOT_YET = pytest.mark.xfail(strict=True, reason="sample LM too weak: ULMFiT 62.6% < scratch 70.1% < TF-IDF 72.8%")
+NOT_YET = pytest.mark.xfail(strict=True, reason="sample LM too weak: ULMFiT 63.6% < scratch 68.2% < TF-IDF 72.8% (seed 42)")
 
 
 def test_language_model_fine_tuning_fits_the_reviews(lesson_metrics):
