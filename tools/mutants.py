@@ -10,6 +10,7 @@ that changed since.
     python tools/mutants.py learner faults   # just these (names under coursehelpers/)
     python tools/mutants.py --report         # print the last scores without running anything
     python tools/mutants.py --tests REV      # the tests of an older revision (a score "before")
+    python tools/mutants.py -j 1 learner     # one mutant at a time (a shared machine)
 
 Not part of CI: the whole package takes hours on two cores.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -65,11 +67,18 @@ def sync(tests_rev: str | None = None) -> None:
         shutil.copy2(ROOT / "tests" / "conftest.py", WORK / "tests" / "conftest.py")
 
 
-def run(names: list[str]) -> int:
-    """mutmut over the mutants of these modules (one run: the tests' coverage is measured once)."""
+def run(names: list[str], jobs: int | None = None) -> int:
+    """mutmut over the mutants of these modules (one run: the tests' coverage is measured once).
+
+    ``jobs``: how many mutants mutmut tests at once (its default: one per core).
+    """
     patterns = [f"coursehelpers.{name.replace('/', '.')}.*" for name in names]
     mutmut = Path(sys.executable).with_name("mutmut")
-    return subprocess.call([str(mutmut), "run", *patterns], cwd=WORK)
+    children = [] if jobs is None else ["--max-children", str(jobs)]
+    # mutmut forks each mutant's test run from a process that has imported torch: a thread pool does not
+    # survive a fork (the child waits on threads it no longer has, until mutmut calls it a timeout).
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    return subprocess.call([str(mutmut), "run", *children, *patterns], cwd=WORK, env=env)
 
 
 def scores(names: list[str]) -> list[tuple[str, Counter]]:
@@ -100,12 +109,14 @@ def main() -> int:
     parser.add_argument("modules", nargs="*", help="modules under coursehelpers/ (default: all)")
     parser.add_argument("--report", action="store_true", help="only print the last scores")
     parser.add_argument("--tests", metavar="REV", help="score the tests of this git revision (e.g. HEAD~5)")
+    parser.add_argument("--jobs", "-j", type=int, metavar="N",
+                        help="mutants tested at once (default: one per core; 1 on a shared machine)")
     args = parser.parse_args()
     names = args.modules or modules()
     code = 0
     if not args.report:
         sync(args.tests)
-        code = run(names)
+        code = run(names, args.jobs)
     print(report(scores(names)))
     print(f"survivors: cd {WORK.relative_to(ROOT)} && mutmut results; one of them: mutmut show NAME")
     return code
