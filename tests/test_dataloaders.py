@@ -111,3 +111,134 @@ def test_course_max_batches_caps_every_pass(monkeypatch):
         assert "COURSE_MAX_BATCHES" in str(e)
     else:
         raise AssertionError("a cap that is not a number must be refused")
+
+
+def test_loaders_pin_memory_only_for_cuda_and_seed_persistent_workers():
+    from coursehelpers.core import seed_worker
+
+    gpu = DataLoaders.from_datasets(tensors(8), Items(8), bs=4, device=torch.device("cuda"))  # built, not iterated
+    cpu = DataLoaders.from_datasets(tensors(8), Items(8), bs=4, device=CPU, num_workers=2)
+    for dl in (gpu.train_dl, gpu.valid_dl):
+        assert dl.pin_memory and dl.num_workers == 0 and not dl.persistent_workers
+    for dl in (cpu.train_dl, cpu.valid_dl):
+        assert not dl.pin_memory and dl.num_workers == 2 and dl.persistent_workers
+        assert dl.worker_init_fn is seed_worker
+    assert gpu.device == torch.device("cuda") and cpu.device == CPU
+
+
+def test_defaults_batch_size_64_seed_0_and_the_best_device():
+    from coursehelpers.core import default_device
+
+    ds = tensors(300)
+    dls = DataLoaders.from_datasets(ds, ds)
+    assert dls.device == default_device() and dls.bs == 64
+    assert [len(yb) for _, yb in dls.valid] == [128, 128, 44]
+    seeded = DataLoaders.from_datasets(ds, ds, seed=0, device=dls.device)
+    assert order(dls) == order(seeded)
+    assert DataLoaders(None, None).device == default_device()
+
+
+def test_a_batch_exactly_the_size_of_the_set_is_kept():
+    dls = DataLoaders.from_datasets(tensors(4), tensors(4), bs=4, device=CPU)
+    assert [len(yb) for _, yb in dls.train] == [4]
+
+
+def test_an_iterable_dataset_yields_its_own_batches_unchanged():
+    from torch.utils.data import IterableDataset
+
+    class Stream(IterableDataset):
+        def __iter__(self):
+            for i in range(3):
+                yield torch.full((5, 2), float(i)), torch.full((5,), float(i))
+
+    dls = DataLoaders.from_datasets(Stream(), Stream(), bs=64, device=CPU)
+    batches = list(dls.train)
+    assert [xb.shape for xb, _ in batches] == [torch.Size([5, 2])] * 3
+    assert [float(yb[0]) for _, yb in batches] == [0.0, 1.0, 2.0]
+
+
+def test_a_collate_fn_makes_a_tensor_dataset_collate_row_by_row():
+    seen = []
+
+    def collate(rows):
+        seen.append(len(rows))
+        return torch.stack([r[0] for r in rows]), torch.stack([r[1] for r in rows])
+
+    dls = DataLoaders.from_datasets(tensors(8), tensors(8), bs=4, device=CPU, collate_fn=collate)
+    assert sorted(torch.cat([xb for xb, _ in dls.train]).tolist()) == list(range(8))
+    assert seen == [4, 4]
+
+
+def test_a_custom_batches_function_decides_the_training_and_validation_batches():
+    calls = []
+
+    def in_pairs(ds, bs, shuffle, generator, drop_last):
+        calls.append((len(ds), bs, shuffle, isinstance(generator, torch.Generator), drop_last))
+        return [[i, i + 1] for i in range(0, len(ds), 2)]
+
+    dls = DataLoaders.from_datasets(Items(6), Items(4), bs=3, device=CPU, batches=in_pairs)
+    assert calls == [(6, 3, True, True, True), (4, 6, False, True, False)]
+    assert [xb.tolist() for xb, _ in dls.train] == [[0, 1], [2, 3], [4, 5]]
+
+
+def test_set_epoch_reaches_an_epoch_aware_sampler_of_both_loaders():
+    class EpochAware(list):
+        epochs = []
+
+        def set_epoch(self, epoch):
+            self.epochs.append(epoch)
+
+    dls = DataLoaders.from_datasets(Items(4), tensors(4), bs=2, device=CPU,
+                                    batches=lambda ds, bs, *a: EpochAware([[0, 1], [2, 3]]))
+    dls.set_epoch(3)
+    assert EpochAware.epochs == [3, 3]
+    DataLoaders(None, None, device=CPU).set_epoch(1)  # no loaders: nothing to tell, no error
+
+
+def test_classes_n_inputs_and_the_datasets_are_kept():
+    train, valid = tensors(8), tensors(4)
+    dls = DataLoaders.from_datasets(train, valid, bs=2, device=CPU, classes=("a", "b", "c"), n_inputs=2)
+    assert dls.classes == ["a", "b", "c"] and dls.c == 3 and dls.n_inputs == 2
+    assert dls.train_ds is train and dls.valid_ds is valid
+    plain = DataLoaders.from_datasets(train, valid, bs=2, device=CPU)
+    assert plain.classes is None and plain.c == 0 and plain.n_inputs == 1 and type(plain.prepare) is Prepare
+
+
+def test_to_device_makes_a_tuple_and_leaves_other_values_alone():
+    dls = DataLoaders(None, None, device=torch.device("meta"))
+    one = dls.to_device(torch.ones(2))
+    assert isinstance(one, tuple) and len(one) == 1 and one[0].device.type == "meta"
+    batch = dls.to_device([torch.ones(2), "label", 3])
+    assert isinstance(batch, tuple) and batch[0].device.type == "meta" and batch[1:] == ("label", 3)
+
+
+def test_the_plain_prepare_encodes_one_item_with_a_batch_dimension_and_rebuilds_from_its_config():
+    p = Prepare()
+    x, y = p.encode([1.0, 2.0], 3)
+    assert x.shape == (1, 2) and y.shape == (1,) and x.tolist() == [[1.0, 2.0]]
+    assert p.config() == {"kind": "plain"} and type(Prepare.from_config(p.config())) is Prepare
+    batch = (torch.ones(2), torch.zeros(2))
+    assert p(batch, train=True) is batch
+
+
+def test_batches_of_any_loader_use_the_given_prepare_or_the_tasks():
+    class Add(Prepare):
+        def __init__(self, k):
+            self.k = k
+
+        def __call__(self, batch, train):
+            return (batch[0] + self.k + (1000 if train else 0), *batch[1:])
+
+    dls = DataLoaders.from_datasets(tensors(4), tensors(4), bs=4, device=CPU, prepare=Add(10))
+    assert next(iter(dls.batches(dls.valid_dl)))[0].tolist() == [10, 11, 12, 13]
+    assert next(iter(dls.batches(dls.valid_dl, train=True, prepare=Add(100))))[0].tolist() == [1100, 1101, 1102, 1103]
+    assert len(dls.batches(dls.valid_dl)) == 1
+
+
+def test_the_error_for_a_missing_loader_names_the_split():
+    import pytest
+
+    dls = DataLoaders(None, None, device=CPU)
+    for split in ("train", "valid"):
+        with pytest.raises(ValueError, match=f"have no {split} loader"):
+            dls.one_batch(split)
