@@ -166,13 +166,19 @@ class Learner:
     def train_step(self, batch: Sequence[Tensor]) -> Tensor:
         """Forward, loss, backward, (clip), step, zero_grad on one batch; returns the detached loss.
 
-        On the CPU a NaN or infinite loss stops here, before anything is applied.
+        On the CPU a NaN or infinite loss stops here, before anything is applied: its forward pass
+        changed the running statistics of norm layers (BatchNorm), so they are put back too.
         """
+        cpu = self.device.type == "cpu"
+        buffers = [b.clone() for b in self.model.buffers()] if cpu else []  # tiny: norm layers' statistics
         with self.autocast():
             output = self.train_model(*batch[:-1])
         loss = self.compute_loss(output, batch[-1])
-        if self.device.type == "cpu" and not math.isfinite(loss.item()):  # free on the CPU: no GPU to wait for
-            raise NonFiniteLoss(float(loss), -1, math.nan)
+        if cpu and not math.isfinite(value := loss.item()):  # free on the CPU: no GPU to wait for
+            with torch.no_grad():
+                for b, saved in zip(self.model.buffers(), buffers):
+                    b.copy_(saved)
+            raise NonFiniteLoss(value, -1, math.nan)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
             self.scaler.unscale_(self.opt)

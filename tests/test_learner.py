@@ -1,5 +1,6 @@
 """learner: the training loop on tiny synthetic tasks, each check able to fail."""
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -417,3 +418,606 @@ def test_course_max_batches_cuts_the_lr_finder_sweep_short_but_not_below_ten(mon
     monkeypatch.setenv("COURSE_MAX_BATCHES", "3")
     learn = make_learner()
     assert len(learn.lr_find(num_it=100).curve) <= 10
+
+
+# ---------------------------------------------------------------- what each part of the loop promises
+class Record(Callback):
+    """Each batch: every optimizer group's (layer_group, lr, beta1), and which parameters train."""
+
+    def __init__(self):
+        self.lrs, self.moms, self.epochs, self.batches = [], [], [], []
+
+    def before_batch(self, state):
+        self.epochs.append(state.epoch)
+        self.batches.append(state.batch)
+
+    def after_batch(self, state):
+        groups = state.learn.opt.param_groups
+        self.lrs.append({g["layer_group"]: g["lr"] for g in groups})
+        self.moms.append(groups[0]["betas"][0])
+
+
+def small_regression_dls(n_train=64, n_valid=16, bs=16):
+    """``n_train`` rows to train on, ``n_valid`` to validate on (validation batches: ``2 * bs``)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n_train + n_valid, 3, generator=g)
+    y = (x @ torch.tensor([1.0, -2.0, 3.0]) + 0.5).unsqueeze(1)
+    return DataLoaders.from_datasets(TensorDataset(x[:n_train], y[:n_train]), TensorDataset(x[n_train:], y[n_train:]),
+                                     bs=bs, device=CPU)
+
+
+def tiny_regression(n=64, bs=16, **config):
+    set_seed(0)
+    return Learner(nn.Linear(3, 1), small_regression_dls(n, 16, bs), nn.MSELoss(),
+                   config=TrainConfig(**{"log": False, **config}))
+
+
+def test_decode_gives_a_class_the_tags_strictly_above_one_half_or_the_raw_output():
+    from coursehelpers.learner import decode
+
+    probs = torch.tensor([0.5, 0.51, 0.2])
+    assert decode(probs, "softmax", ["a", "b", "c"]) == "b"
+    assert decode(probs, "sigmoid", ["a", "b", "c"]) == ["b"]  # 0.5 itself is not a tag
+    for activation in ("softmax", "sigmoid", None):
+        assert decode(probs, activation, None) is probs
+    assert decode(probs, None, ["a", "b", "c"]) is probs
+
+
+def test_progress_bar_wraps_the_batches_only_when_enabled():
+    from coursehelpers.learner import progress_bar
+
+    batches = [1, 2, 3]
+    assert progress_bar(batches, 3, "epoch 0", enabled=False) is batches
+    bar = progress_bar(iter(batches), 3, "epoch 4", enabled=True)  # an iterator: only the total given sizes the bar
+    assert list(bar) == [1, 2, 3] and bar.total == 3 and bar.desc == "epoch 4" and bar.leave is False
+
+
+def test_config_progress_shows_a_bar_per_epoch_and_log_prints_one_aligned_line_per_epoch(capsys):
+    learn = tiny_regression(progress=True, log=True)
+    learn.fit(2, lr=1e-2)
+    out = capsys.readouterr()
+    lines = out.out.splitlines()
+    assert lines[0].split() == ["epoch", "train_loss", "valid_loss", "time"]
+    assert len(lines) == 3 and all(len(line) == len(lines[0]) == 4 * 12 + 3 * 2 for line in lines)
+    assert lines[1].split()[0] == "0" and lines[2].split()[0] == "1"
+    assert lines[1].split()[1] == f"{learn.history.train_loss[0]:.4f}"
+    assert "epoch 1" in out.err  # the bar, on stderr
+    learn.fit(1, lr=1e-2)  # a later fit: its row, no second header
+    assert capsys.readouterr().out.split() == ["2", *[f"{v:.4f}" for v in learn.history.iloc[-1, 1:]]]
+
+
+def test_log_false_and_progress_false_print_nothing(capsys):
+    learn = tiny_regression()
+    learn.fit(1)
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+
+
+def test_load_plain_refuses_a_pickle_naming_the_file_and_loads_tensors_to_the_cpu(tmp_path):
+    from coursehelpers.learner import load_plain
+
+    good = tmp_path / "good.pth"
+    torch.save({"w": torch.ones(2), "n": 3}, good)
+    loaded = load_plain(good)
+    assert torch.equal(loaded["w"], torch.ones(2)) and loaded["n"] == 3 and loaded["w"].device.type == "cpu"
+    bad = tmp_path / "bad.pth"
+    torch.save({"model": nn.Linear(1, 1)}, bad)
+    with pytest.raises(ValueError) as e:
+        load_plain(bad)
+    assert str(e.value) == (
+        f"{bad} holds more than tensors and plain data, so it is refused: loading it could run code. "
+        "If it is an export or checkpoint from an older version of the course, load it where it was "
+        "made and save it again (learn.export() or learn.save()).")
+
+
+def test_load_plain_loads_a_checkpoint_made_on_any_device_to_the_cpu(tmp_path, device):
+    from coursehelpers.learner import load_plain
+
+    torch.save({"w": torch.ones(2, device=device)}, tmp_path / "w.pth")
+    assert load_plain(tmp_path / "w.pth")["w"].device == CPU
+
+
+def test_the_model_is_moved_to_the_loaders_device(device):
+    learn = conv_learner(device)
+    assert {p.device.type for p in learn.model.parameters()} == {device.type}
+
+
+class Stateful(nn.Module):
+    """A model with a ``reset`` (like a language model carrying state): counts the resets."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin, self.resets = nn.Linear(3, 1), 0
+
+    def reset(self):
+        self.resets += 1
+
+    def forward(self, x):
+        return self.lin(x)
+
+
+def test_a_stateful_model_is_reset_before_each_training_validation_and_prediction_pass():
+    set_seed(0)
+    learn = Learner(Stateful(), small_regression_dls(), nn.MSELoss(), config=QUIET)
+    learn.fit(2)
+    assert learn.model.resets == 4  # each epoch: training, then validation
+    learn.get_preds()
+    assert learn.model.resets == 5
+
+
+def test_a_new_learner_is_empty_on_its_device_with_the_default_config(tmp_path):
+    from coursehelpers.config import TrainConfig as Config
+
+    model = nn.Linear(3, 1)
+    learn = Learner(model, small_regression_dls(), nn.MSELoss(), path=str(tmp_path))
+    assert learn.config == Config() and learn.path == tmp_path and learn.device == CPU
+    assert learn.model is model and learn.train_model is model and learn.opt is None
+    assert learn.scaler is None and learn.amp_dtype is None and learn.model_spec is None
+    assert learn.history.empty and learn.batch_losses == learn.batch_lrs == learn.batch_moms == []
+    assert learn.metrics == [] and learn.cbs == [] and learn.activation is None
+    assert Learner(model, small_regression_dls(), nn.MSELoss()).path == Path(".")
+
+
+def test_only_a_classifier_has_its_head_checked_against_the_classes():
+    dls = classification_dls(n=80)  # two classes
+    Learner(nn.Linear(2, 3), dls, nn.CrossEntropyLoss(), config=QUIET)  # no activation: raw outputs, no check
+    for activation in ("softmax", "sigmoid"):
+        with pytest.raises(ValueError, match="3 outputs but the DataLoaders have 2 classes"):
+            Learner(nn.Linear(2, 3), dls, nn.CrossEntropyLoss(), activation=activation, config=QUIET)
+
+
+def test_create_opt_uses_the_configs_optimizer_rate_and_weight_decay():
+    made = []
+
+    def sgd(groups, lr):
+        made.append(lr)
+        return torch.optim.SGD(groups, lr=lr)
+
+    learn = make_learner(lr=0.123, wd=0.05, opt_func=sgd)
+    opt = learn.create_opt()
+    assert learn.opt is opt and made == [0.123] and isinstance(opt, torch.optim.SGD)
+    assert sorted({g["weight_decay"] for g in opt.param_groups}) == [0.0, 0.05]
+    assert sorted({g["layer_group"] for g in opt.param_groups}) == [0, 1]
+    assert all(g["lr"] == 0.123 for g in opt.param_groups)
+
+
+def test_fit_without_a_rate_uses_the_configs_and_keeps_momentum_untouched():
+    rec = Record()
+    learn = make_learner(cbs=[rec], lr=0.02)
+    learn.fit(1)
+    assert rec.lrs == [{0: 0.02, 1: 0.02}] * len(learn.dls.train)
+    assert set(rec.moms) == {0.9}  # adamw's beta1: a constant-rate fit sets no momentum
+    assert learn.batch_lrs == [0.02] * len(learn.dls.train) and learn.batch_moms == [None] * len(learn.dls.train)
+
+
+def test_fit_one_cycle_without_a_rate_uses_the_configs_and_its_default_shape():
+    rec = Record()
+    learn = make_learner(cbs=[rec], lr=0.02)
+    learn.fit_one_cycle(2)
+    n = 2 * len(learn.dls.train)
+    expected = [one_cycle_lr(i / n, 0.02, 25.0, 1e5, 0.25) for i in range(n)]
+    assert [r[1] for r in rec.lrs] == pytest.approx(expected) and learn.batch_lrs == pytest.approx(expected)
+    assert rec.moms == pytest.approx([one_cycle_mom(i / n, (0.95, 0.85, 0.95), 0.25) for i in range(n)])
+
+
+def test_fit_one_cycle_passes_div_div_final_pct_start_and_moms_through():
+    rec = Record()
+    learn = make_learner(cbs=[rec])
+    learn.fit_one_cycle(1, 0.1, div=10.0, div_final=100.0, pct_start=0.5, moms=(0.9, 0.7, 0.8))
+    n = len(learn.dls.train)
+    assert [r[0] for r in rec.lrs] == pytest.approx([one_cycle_lr(i / n, 0.1, 10.0, 100.0, 0.5) for i in range(n)])
+    assert rec.moms == pytest.approx([one_cycle_mom(i / n, (0.9, 0.7, 0.8), 0.5) for i in range(n)])
+
+
+def test_the_schedule_runs_over_the_whole_fit_and_callbacks_see_epoch_and_batch():
+    rec = Record()
+    learn = make_learner(cbs=[rec])
+    nb = len(learn.dls.train)
+    learn.fit_one_cycle(3, slice(1e-3, 1e-2))
+    assert rec.epochs == [e for e in range(3) for _ in range(nb)] and rec.batches == list(range(nb)) * 3
+    n = 3 * nb
+    assert [r[1] for r in rec.lrs] == pytest.approx([one_cycle_lr(i / n, 1e-2) for i in range(n)])
+    assert [r[0] for r in rec.lrs] == pytest.approx([one_cycle_lr(i / n, 1e-3) for i in range(n)])
+    assert learn.batch_lrs == pytest.approx([r[1] for r in rec.lrs])  # the head's rate is the one recorded
+
+
+def test_fine_tune_trains_the_head_frozen_then_all_groups_at_discriminative_rates():
+    seen = []
+
+    class Phase(Callback):
+        def before_fit(self, state):
+            seen.append({"frozen": not state.learn.model.body[0].weight.requires_grad, "lrs": []})
+
+        def after_batch(self, state):
+            seen[-1]["lrs"].append({g["layer_group"]: g["lr"] for g in state.learn.opt.param_groups})
+
+    learn = make_learner(cbs=[Phase()])
+    learn.fine_tune(2, base_lr=1e-2, freeze_epochs=1, lr_mult=10, pct_start=0.5, div=4.0)
+    nb = len(learn.dls.train)
+    frozen, unfrozen = seen
+    assert frozen["frozen"] and not unfrozen["frozen"] and len(frozen["lrs"]) == nb
+    assert [r[1] for r in frozen["lrs"]] == pytest.approx([one_cycle_lr(i / nb, 1e-2, pct_start=0.99)
+                                                         for i in range(nb)])
+    assert [r[0] for r in frozen["lrs"]] == pytest.approx([one_cycle_lr(i / nb, 1e-3, pct_start=0.99)
+                                                         for i in range(nb)])
+    n = 2 * nb
+    assert [r[1] for r in unfrozen["lrs"]] == pytest.approx([one_cycle_lr(i / n, 5e-3, 4.0, pct_start=0.5)
+                                                           for i in range(n)])
+    assert [r[0] for r in unfrozen["lrs"]] == pytest.approx([one_cycle_lr(i / n, 5e-4, 4.0, pct_start=0.5)
+                                                           for i in range(n)])
+
+
+def test_fine_tune_defaults():
+    seen = []
+
+    class FirstRates(Callback):
+        def after_batch(self, state):
+            seen.append({g["layer_group"]: g["lr"] for g in state.learn.opt.param_groups})
+
+    learn = make_learner(cbs=[FirstRates()])
+    learn.fine_tune(1)
+    nb = len(learn.dls.train)
+    assert len(learn.history) == 2 and len(seen) == 2 * nb
+    assert seen[0] == pytest.approx({0: 2e-4 / 25, 1: 2e-3 / 25})  # slice(2e-3): body 2e-4; div 25
+    assert seen[nb] == pytest.approx({0: 1e-5 / 5, 1: 1e-3 / 5})  # base_lr / 2 / 100 and base_lr / 2; div 5
+    assert max(r[1] for r in seen[nb:]) == pytest.approx(1e-3, rel=0.05)
+    peak = max(range(nb, 2 * nb), key=lambda i: seen[i][1]) - nb
+    assert abs(peak / nb - 0.3) <= 1 / nb + 1e-9  # pct_start 0.3
+
+
+def test_each_fit_continues_the_same_optimizer_and_its_state():
+    learn = make_learner()
+    learn.fit(1, lr=1e-3)
+    opt = learn.opt
+    param = opt.param_groups[0]["params"][0]
+    steps = float(opt.state[param]["step"])
+    learn.fit(1, lr=1e-3)
+    assert learn.opt is opt and float(opt.state[param]["step"]) == steps + len(learn.dls.train)
+
+
+def test_after_a_fit_no_gradient_is_left_and_train_step_returns_a_detached_loss():
+    learn = tiny_regression()
+    learn.create_opt()
+    batch = next(iter(learn.dls.train))
+    loss = learn.train_step(batch)
+    assert loss.ndim == 0 and not loss.requires_grad and loss.grad_fn is None
+    assert all(p.grad is None for p in learn.model.parameters())
+    learn.fit(1)
+    assert all(p.grad is None for p in learn.model.parameters())
+
+
+def test_train_loss_is_the_mean_of_the_epochs_batch_losses():
+    learn = tiny_regression(n=96)
+    learn.fit(2, lr=1e-2)
+    nb = len(learn.dls.train)
+    assert nb == 6
+    for epoch in range(2):
+        losses = learn.batch_losses[epoch * nb:(epoch + 1) * nb]
+        assert learn.history.train_loss[epoch] == pytest.approx(sum(losses) / nb)
+    assert learn.history.train_loss[0] != learn.history.train_loss[1]
+
+
+def test_the_history_records_the_validation_and_a_duration_per_epoch():
+    learn = make_learner()
+    learn.fit(2, lr=1e-2)
+    assert list(learn.history.columns) == ["epoch", "train_loss", "valid_loss", "accuracy", "time"]
+    last = learn.validate()
+    assert learn.history.valid_loss.iloc[-1] == pytest.approx(last["valid_loss"])
+    assert learn.history.accuracy.iloc[-1] == pytest.approx(last["accuracy"])
+    assert all(0 < t < 60 for t in learn.history.time)
+
+
+def test_model_is_in_train_mode_while_training_and_eval_mode_while_validating():
+    modes = []
+
+    class Spy(nn.Linear):
+        def forward(self, x):
+            modes.append(self.training)
+            return super().forward(x)
+
+    set_seed(0)
+    learn = Learner(Spy(3, 1), small_regression_dls(), nn.MSELoss(), config=QUIET)
+    learn.fit(1)
+    assert modes == [True] * 4 + [False]  # 64 rows: 4 training batches, then 16 rows at 32
+
+
+def test_every_epoch_tells_the_loaders_which_epoch_starts():
+    learn = tiny_regression()
+    epochs = []
+    learn.dls.set_epoch = epochs.append
+    learn.fit(2)
+    learn.fit(1)
+    assert epochs == [0, 1, 2]  # counted across fits, like the history
+
+
+def test_a_callback_stopping_ends_the_fit_after_that_epoch_and_after_fit_still_runs():
+    events = []
+
+    class StopAt1(Callback):
+        def after_epoch(self, state):
+            events.append(state.epoch)
+            state.stop = state.epoch == 1
+
+        def after_fit(self, state):
+            events.append("after_fit")
+
+    learn = make_learner(cbs=[StopAt1()])
+    learn.fit(5, lr=1e-3)
+    assert events == [0, 1, "after_fit"] and len(learn.history) == 2
+
+
+def test_every_callback_gets_every_hook_in_order():
+    calls = []
+
+    class Named(Callback):
+        def __init__(self, name):
+            self.name = name
+
+        def before_batch(self, state):
+            calls.append((self.name, "before_batch", state.batch))
+
+        def after_batch(self, state):
+            calls.append((self.name, "after_batch", float(state.loss) > 0))
+
+    learn = tiny_regression(n=32)
+    learn.cbs = [Named("a"), Named("b")]
+    learn.fit(1)
+    assert calls == [("a", "before_batch", 0), ("b", "before_batch", 0), ("a", "after_batch", True),
+                     ("b", "after_batch", True), ("a", "before_batch", 1), ("b", "before_batch", 1),
+                     ("a", "after_batch", True), ("b", "after_batch", True)]
+
+
+def test_a_nan_loss_message_says_where_and_that_nothing_was_applied():
+    learn = make_learner()
+    learn.fit(1, lr=1e-3)
+    before = {k: v.clone() for k, v in learn.model.state_dict().items()}
+    n_losses = len(learn.batch_losses)
+    learn.dls.prepare = Poison()
+    with pytest.raises(FloatingPointError) as e:
+        learn.fit(1, lr=2e-3)
+    assert "the loss became nan at epoch 0, batch 0 (learning rate 2.00e-03). That step was not applied" in str(e.value)
+    assert e.value.__cause__ is None and e.value.__suppress_context__
+    # BatchNorm's running statistics included: its forward pass saw the NaN batch
+    assert all(torch.equal(before[k], v) for k, v in learn.model.state_dict().items())
+    assert len(learn.batch_losses) == n_losses and len(learn.history) == 1
+
+
+def test_after_a_nan_mid_epoch_the_learner_validates_and_trains_again():
+    learn = make_learner()
+    learn.dls.prepare = PoisonFrom(2)
+    with pytest.raises(FloatingPointError):
+        learn.fit(1, lr=1e-2)
+    assert bool(torch.isfinite(learn.model.body[1].running_mean).all())
+    learn.dls.prepare = Prepare()
+    learn.fit(1, lr=1e-2)
+    assert math.isfinite(learn.validate()["valid_loss"]) and math.isfinite(learn.history.valid_loss.iloc[-1])
+
+
+class PoisonFrom(Prepare):
+    """Training batches turn to NaN from the ``n``-th training batch on."""
+
+    def __init__(self, n):
+        self.n, self.seen = n, 0
+
+    def __call__(self, batch, train):
+        if not train:
+            return batch
+        self.seen += 1
+        return (batch[0] * float("nan"), *batch[1:]) if self.seen > self.n else batch
+
+
+def test_a_nan_later_in_an_epoch_reports_that_batch_and_keeps_the_steps_before_it():
+    learn = make_learner()
+    learn.dls.prepare = PoisonFrom(3)
+    with pytest.raises(FloatingPointError, match=r"epoch 0, batch 3 \(learning rate 1.00e-02"):
+        learn.fit(1, lr=1e-2)
+    assert len(learn.batch_losses) == len(learn.batch_lrs) == len(learn.batch_moms) == 3
+    assert all(map(math.isfinite, learn.batch_losses))
+    assert all(p.grad is None for p in learn.model.parameters())
+
+
+def test_validate_weights_batchwise_metrics_by_batch_size_and_names_the_columns():
+    import functools
+
+    def first_output(output, target):  # a mean over the batch's first column
+        return output[:, 0].mean()
+
+    set_seed(0)
+    x = torch.randn(40, 3)
+    y = torch.randn(40, 1)
+    dls = DataLoaders.from_datasets(TensorDataset(x, y), TensorDataset(x[:25], y[:25]), bs=8, device=CPU)
+    model = nn.Linear(3, 1)
+    scaled = functools.partial(mse)
+    learn = Learner(model, dls, nn.MSELoss(), metrics=[batchwise(first_output), scaled], config=QUIET)
+    found = learn.validate()  # batches of 16 and 9: a weighted mean equals the whole-set mean
+    with torch.no_grad():
+        out = model(x[:25])
+    assert list(found) == ["valid_loss", "first_output", "mse"]
+    assert found["first_output"] == pytest.approx(float(out[:, 0].mean()), abs=1e-6)
+    assert found["valid_loss"] == pytest.approx(float(nn.functional.mse_loss(out, y[:25])), abs=1e-6)
+    assert found["mse"] == pytest.approx(found["valid_loss"], abs=1e-6)
+    assert not model.training
+
+
+def test_validate_an_empty_validation_set_is_nan():
+    set_seed(0)
+    x = torch.randn(16, 3)
+    y = torch.randn(16, 1)
+    dls = DataLoaders.from_datasets(TensorDataset(x, y), TensorDataset(x[:0], y[:0]), bs=8, device=CPU)
+    found = Learner(nn.Linear(3, 1), dls, nn.MSELoss(), metrics=[batchwise(mse)], config=QUIET).validate()
+    assert list(found) == ["valid_loss", "mse"] and all(math.isnan(v) for v in found.values())
+
+
+def test_metric_name_reads_through_partials_and_falls_back_to_the_class_name():
+    import functools
+
+    from coursehelpers.learner import metric_name
+
+    class Score:
+        def __call__(self, output, target):
+            return output.mean()
+
+    assert metric_name(accuracy) == "accuracy"
+    assert metric_name(functools.partial(functools.partial(accuracy))) == "accuracy"
+    assert metric_name(Score()) == "Score"
+
+
+class TwoInputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(2, 1), nn.Linear(1, 1)
+
+    def forward(self, x1, x2):
+        return self.a(x1) + self.b(x2)
+
+
+def test_a_model_with_two_inputs_trains_and_predicts_and_unlabelled_batches_give_no_targets():
+    set_seed(0)
+    x1, x2 = torch.randn(48, 2), torch.randn(48, 1)
+    y = x1.sum(1, keepdim=True) + x2
+    ds = TensorDataset(x1, x2, y)
+    dls = DataLoaders.from_datasets(ds, ds, bs=16, device=CPU, n_inputs=2)
+    learn = Learner(TwoInputs(), dls, nn.MSELoss(), config=QUIET)
+    learn.fit(1, lr=1e-2)
+    preds, targets = learn.get_preds()
+    assert preds.shape == (48, 1) and torch.equal(targets, y)
+    unlabelled = [(x1[:16], x2[:16]), (x1[16:], x2[16:])]
+    out, none = learn.outputs(unlabelled)
+    assert none is None and torch.allclose(out, preds, atol=1e-6)
+    _, probs = learn.predict(x1[0], x2[0])
+    assert torch.allclose(probs, preds[0], atol=1e-6)
+
+
+def test_get_preds_reads_the_loader_given_and_prepares_it_as_asked():
+    learn = make_learner()
+    other = DataLoaders.from_datasets(*(TensorDataset(torch.randn(10, 2), torch.zeros(10).long()),) * 2,
+                                      bs=4, device=CPU).valid_dl
+    preds, targets = learn.get_preds(other)
+    assert preds.shape == (10, 2) and torch.equal(targets, torch.zeros(10).long())
+
+    class Shift(Prepare):
+        def __init__(self):
+            self.trains = []
+
+        def __call__(self, batch, train):
+            self.trains.append(train)
+            return batch
+
+    shift = Shift()
+    learn.get_preds(other, train_tfms=True, prepare=shift)
+    assert shift.trains == [True, True]
+    learn.get_preds(other, prepare=shift)
+    assert shift.trains == [True, True, False, False]
+
+
+def test_tta_defaults_to_four_augmented_passes_weighted_three_quarters():
+    learn = make_learner()
+    learn.dls.prepare = jitter = Jitter()
+    plain, _ = learn.get_preds()
+    augmented = [learn.get_preds(train_tfms=True)[0] for _ in range(4)]
+    jitter.reset()
+    tta, _ = learn.tta()
+    assert torch.allclose(tta, 0.75 * torch.stack(augmented).mean(0) + 0.25 * plain, atol=1e-6)
+    jitter.reset()
+    passes = []
+    counting = type("Counting", (Prepare,), {"__call__": lambda s, b, t: passes.append((len(b[0]), t)) or b})()
+    other = DataLoaders.from_datasets(*(TensorDataset(torch.randn(10, 2), torch.zeros(10).long()),) * 2,
+                                      bs=4, device=CPU).valid_dl  # one batch of 8, one of 2
+    tta, targets = learn.tta(dl=other, prepare=counting)  # both passed on to every pass
+    assert passes == [(8, False), (2, False)] + [(8, True), (2, True)] * 4
+    assert tta.shape == (10, 2) and torch.equal(targets, torch.zeros(10).long())
+
+
+def test_predict_decodes_tags_for_a_multi_label_learner():
+    set_seed(0)
+    x = torch.randn(32, 2)
+    y = torch.stack([x[:, 0] > 0, x[:, 1] > 0], 1).float()
+    dls = DataLoaders.from_datasets(TensorDataset(x, y), TensorDataset(x, y), bs=8, device=CPU,
+                                    classes=["left", "up"])
+    learn = Learner(nn.Linear(2, 2), dls, nn.BCEWithLogitsLoss(), activation="sigmoid", config=QUIET)
+    with torch.no_grad():
+        learn.model.weight.copy_(torch.eye(2) * 10)
+        learn.model.bias.zero_()
+    assert learn.predict(torch.tensor([1.0, -1.0]))[0] == ["left"]
+    tags, probs = learn.predict(torch.tensor([1.0, 1.0]))
+    assert tags == ["left", "up"] and probs.shape == (2,) and bool((probs > 0.99).all())
+
+
+def test_save_writes_under_models_with_or_without_the_optimizer_and_load_restores_both(tmp_path):
+    learn = make_learner(path=tmp_path)
+    assert learn.save("untrained") == tmp_path / "models" / "untrained.pth"
+    assert set(torch.load(tmp_path / "models" / "untrained.pth", weights_only=True)) == {"model"}  # no opt yet
+    learn.fit(1, lr=1e-2)
+    learn.save("full")
+    learn.save("weights", with_opt=False)
+    assert set(torch.load(tmp_path / "models" / "full.pth", weights_only=True)) == {"model", "opt"}
+    assert set(torch.load(tmp_path / "models" / "weights.pth", weights_only=True)) == {"model"}
+    param = learn.opt.param_groups[0]["params"][0]
+    saved_avg = learn.opt.state[param]["exp_avg"].clone()
+    fresh = make_learner(path=tmp_path)
+    assert fresh.load("full") is fresh and fresh.opt is not None  # an optimizer made to take the state
+    fresh_param = fresh.opt.param_groups[0]["params"][0]
+    assert torch.equal(fresh.opt.state[fresh_param]["exp_avg"], saved_avg)
+    assert all(torch.equal(a, b) for a, b in zip(fresh.model.state_dict().values(), learn.model.state_dict().values()))
+    no_opt = make_learner(path=tmp_path)
+    no_opt.load("full", with_opt=False)
+    assert no_opt.opt is None
+    weights_only = make_learner(path=tmp_path)
+    weights_only.load("weights")
+    assert weights_only.opt is None
+
+
+def test_save_creates_the_folders_it_needs(tmp_path):
+    learn = make_learner(path=tmp_path / "runs" / "first")
+    assert learn.save("m").is_file() and learn.load("m") is learn
+
+
+def test_freeze_trains_only_the_last_of_three_groups():
+    set_seed(0)
+    model = nn.Sequential(nn.Linear(2, 4), nn.Linear(4, 4), nn.Linear(4, 2))
+    learn = Learner(model, classification_dls(n=100), nn.CrossEntropyLoss(), activation="softmax",
+                    splitter=lambda m: [list(m[0].parameters()), list(m[1].parameters()), list(m[2].parameters())],
+                    config=QUIET)
+    learn.freeze()
+    assert [p.requires_grad for p in model.parameters()] == [False, False, False, False, True, True]
+    learn.unfreeze()
+    assert all(p.requires_grad for p in model.parameters())
+
+
+def test_an_epoch_without_training_batches_logs_a_nan_training_loss():
+    from torch.utils.data import IterableDataset
+
+    class Empty(IterableDataset):  # a stream of whole batches, as a language model's, that has none
+        def __iter__(self):
+            return iter(())
+
+        def __len__(self):
+            return 0
+
+    set_seed(0)
+    x, y = torch.randn(16, 3), torch.randn(16, 1)
+    dls = DataLoaders.from_datasets(Empty(), TensorDataset(x, y), bs=8, device=CPU)
+    learn = Learner(nn.Linear(3, 1), dls, nn.MSELoss(), config=QUIET)
+    learn.fit(1)
+    assert math.isnan(learn.history.train_loss[0]) and math.isfinite(learn.history.valid_loss[0])
+    assert learn.batch_losses == []
+
+
+def test_export_writes_to_the_learners_path(tmp_path, monkeypatch):
+    import coursehelpers.export as export
+
+    written = []
+    monkeypatch.setattr(export, "export_learner", lambda learn, file: written.append(file) or file)
+    learn = make_learner(path=tmp_path)
+    assert learn.export() == tmp_path / "export.pth" and learn.export("m.pth") == tmp_path / "m.pth"
+    assert written == [tmp_path / "export.pth", tmp_path / "m.pth"]
+
+
+def test_lr_find_passes_its_range_and_number_of_steps_through(monkeypatch):
+    import coursehelpers.lr_finder as lr_finder
+
+    calls = []
+    monkeypatch.setattr(lr_finder, "lr_find", lambda *a: calls.append(a) or "result")
+    learn = make_learner()
+    assert learn.lr_find() == "result" and learn.lr_find(1e-5, 1.0, 30) == "result"
+    assert calls == [(learn, 1e-7, 10.0, 100), (learn, 1e-5, 1.0, 30)]
