@@ -96,9 +96,10 @@ class Snapshot:
         self.steps = 0
 
     def restore(self) -> int:
-        """Go back to the copy; returns how many steps were undone."""
+        """Go back to the copy (it stays intact: it can be restored again); returns how many steps were undone."""
         self.model.load_state_dict(self.model_state)
-        self.opt.load_state_dict(self.opt_state)
+        # an optimizer loads state tensors without copying them, and its next step updates them in place
+        self.opt.load_state_dict(copy.deepcopy(self.opt_state))
         undone, self.steps = self.steps, 0
         return undone
 

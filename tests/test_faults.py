@@ -296,3 +296,203 @@ def test_a_checkpoint_holding_code_is_refused(tmp_path):
     torch.save({"model": learn.model}, tmp_path / "models" / "pickled.pth")  # a module: needs unpickling code
     with pytest.raises(ValueError, match="refused: loading it could run code"):
         learn.load("pickled")
+
+
+def test_on_a_gpu_out_of_memory_in_a_forward_pass_keeps_the_steps_already_taken(monkeypatch):
+    # Outside the optimizer's step nothing is half-applied: the snapshot of the last check is not put back.
+    monkeypatch.setattr(Learner, "device", property(lambda self: torch.device("cuda")))
+
+    class OutOfMemoryAt(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net, self.calls = nn.Linear(2, 2), 0
+
+        def forward(self, x):
+            self.calls += 1
+            if self.calls == 4:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            return self.net(x)
+
+    learn = make_learner(model=OutOfMemoryAt(), precision="fp32")
+    start = weights(learn)
+    with pytest.raises(RuntimeError, match="CUDA ran out of memory"):
+        learn.fit(1, 1e-2)
+    assert len(learn.batch_losses) == len(learn.batch_lrs) == 3 and not same(weights(learn), start)
+    assert all(p.grad is None for p in learn.model.parameters())
+
+
+def test_on_a_gpu_a_nan_in_an_epochs_first_batch_is_reported_at_that_batch(monkeypatch):
+    monkeypatch.setattr(Learner, "device", property(lambda self: torch.device("cuda")))
+
+    class PoisonAt(Prepare):
+        def __init__(self):
+            self.n = 0
+
+        def __call__(self, batch, train):
+            self.n += train
+            return (batch[0] * float("nan"), *batch[1:]) if train and self.n == 25 else batch
+
+    learn = make_learner()
+    learn.dls.prepare = PoisonAt()
+    with pytest.raises(FloatingPointError, match=r"epoch 2, batch 0 \(learning rate 1.00e-03\)"):
+        learn.fit(5, 1e-3)  # 12 batches an epoch: the 25th is epoch 2's first, found at the epoch's end
+
+
+def test_the_nan_messages_say_whether_steps_were_undone_and_what_to_try():
+    from coursehelpers.faults import NonFiniteLoss, nan_message
+
+    bad = NonFiniteLoss(float("inf"), 7, 3e-3)
+    assert str(bad) == "loss inf at batch 7" and (bad.value, bad.batch, bad.lr) == (math.inf, 7, 3e-3)
+    tail = (": the weights and optimizer are as after the last finite step, so the Learner can be used again. "
+            "Try a lower learning rate (see lr_find), gradient clipping (TrainConfig(grad_clip=1.0)), or check "
+            "the inputs and targets for NaN or infinite values.")
+    assert nan_message(bad, 2, 0) == ("Training stopped: the loss became inf at epoch 2, batch 7 (learning rate "
+                                      "3.00e-03). That step was not applied" + tail)
+    assert nan_message(bad, 0, 5) == ("Training stopped: the loss became inf at epoch 0, batch 7 (learning rate "
+                                      "3.00e-03). The last 5 steps were undone (a GPU checks every 32)" + tail)
+
+
+def test_first_bad_finds_the_first_non_finite_loss():
+    from coursehelpers.faults import first_bad
+
+    t = torch.tensor
+    assert first_bad([]) is None and first_bad([t(1.0), t(2.0)]) is None
+    assert first_bad([t(1.0), t(float("nan")), t(float("inf"))]) == 1
+    assert first_bad([t(float("-inf")), t(1.0)]) == 0
+
+
+def test_a_snapshot_restores_weights_and_optimizer_and_counts_the_undone_steps():
+    from coursehelpers.faults import Snapshot
+
+    model = nn.Linear(2, 1)
+    opt = torch.optim.Adam(model.parameters(), lr=0.1)
+    snap = Snapshot(model, opt)
+    start = weights_of(model)
+    for _ in range(3):
+        model(torch.ones(4, 2)).sum().backward()
+        opt.step()
+        snap.steps += 1
+    assert snap.restore() == 3 and snap.steps == 0 and same(weights_of(model), start) and opt.state_dict()["state"] == {}
+    assert snap.restore() == 0
+    model(torch.ones(4, 2)).sum().backward()
+    opt.step()
+    snap.steps = 1
+    snap.take()  # a new copy: restoring now changes nothing
+    after_one = weights_of(model)
+    assert snap.steps == 0 and snap.restore() == 0 and same(weights_of(model), after_one)
+    moments = {k: v.clone() for k, v in opt.state[model.weight].items()}
+    model(torch.ones(4, 2)).sum().backward()
+    opt.step()  # Adam updates its moments in place: the copy, restored once already, must not share them
+    snap.restore()
+    assert same(weights_of(model), after_one) and same({k: v for k, v in opt.state[model.weight].items()}, moments)
+
+
+def weights_of(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_ctrl_c_outside_a_batch_is_raised_at_once_and_the_handler_is_put_back():
+    from coursehelpers.faults import HeldInterrupts
+
+    before = signal.getsignal(signal.SIGINT)
+    with HeldInterrupts() as held:
+        assert signal.getsignal(signal.SIGINT) == held._handler
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)  # not busy: raised by the handler at once
+        held.busy = True
+        os.kill(os.getpid(), signal.SIGINT)  # held
+        assert held.pending
+        with pytest.raises(KeyboardInterrupt):
+            held.release()
+        assert not held.busy and not held.pending
+        held.release()  # nothing pending: nothing raised
+    assert signal.getsignal(signal.SIGINT) == before
+
+
+def test_held_interrupts_off_the_main_thread_installs_no_handler():
+    import threading
+
+    from coursehelpers.faults import HeldInterrupts
+
+    before, seen = signal.getsignal(signal.SIGINT), []
+
+    def in_thread():
+        with HeldInterrupts() as held:
+            seen.append((held.previous, signal.getsignal(signal.SIGINT)))
+
+    t = threading.Thread(target=in_thread)
+    t.start()
+    t.join()
+    assert seen == [(None, before)] and signal.getsignal(signal.SIGINT) == before
+
+
+def test_the_loss_is_computed_in_fp32_and_a_loss_that_cannot_compare_says_why():
+    from coursehelpers.faults import checked_loss
+
+    seen = []
+    loss = checked_loss(lambda o, t: seen.append(o.dtype) or o.sum(), torch.ones(2, 3, dtype=torch.float16),
+                        torch.ones(2, 3))
+    assert seen == [torch.float32] and loss.dtype == torch.float32
+    with pytest.raises(ValueError) as e:
+        checked_loss(nn.MSELoss(), torch.ones(4, 1), torch.ones(4))
+    assert str(e.value) == ("The model's output has shape (4, 1) but the targets have shape (4,); MSELoss compares "
+                            "them element by element, so they must be equal. Reshape the output (for example "
+                            "`.squeeze(-1)`) or the targets.")
+    with pytest.raises(ValueError) as e:
+        checked_loss(nn.CrossEntropyLoss(), torch.ones(4, 2), torch.tensor([0, 1, 5, 0]))
+    assert str(e.value).startswith("The loss could not compare the model's output of shape (4, 2) with targets "
+                                   "of shape (4,) (torch.int64): ")
+    assert isinstance(e.value.__cause__, (IndexError, RuntimeError))
+    assert checked_loss(nn.CrossEntropyLoss(), torch.zeros(3, 2), torch.tensor([0, 1, 0])) == pytest.approx(math.log(2))
+
+
+def test_the_wrong_head_message_names_the_layer_and_the_classes():
+    from coursehelpers.faults import check_n_outputs
+
+    model = nn.Sequential(nn.Linear(2, 8), nn.Linear(8, 3))
+    with pytest.raises(ValueError) as e:
+        check_n_outputs(model, ["a", "b", "c", "d", "e", "f"])
+    assert str(e.value) == ("The model's last layer, Linear(in_features=8, out_features=3, bias=True), has 3 outputs "
+                            "but the DataLoaders have 6 classes (['a', 'b', 'c', 'd', 'e']...): build the head with "
+                            "one output per class, e.g. n_out=dls.c.")
+    check_n_outputs(model, ["a", "b", "c"])
+    check_n_outputs(model, None)  # no classes: nothing to check
+    check_n_outputs(nn.Conv2d(1, 3, 1), ["a"])  # no linear layer: nothing to check
+
+
+def test_on_a_gpu_a_long_epoch_is_checked_every_32_steps(monkeypatch):
+    from coursehelpers.schedule import one_cycle_lr
+
+    monkeypatch.setattr(Learner, "device", property(lambda self: torch.device("cuda")))
+
+    class PoisonAt(Prepare):
+        def __init__(self):
+            self.n = 0
+
+        def __call__(self, batch, train):
+            self.n += train
+            return (batch[0] * float("nan"), *batch[1:]) if train and self.n == 35 else batch
+
+    def learner():
+        set_seed(0)
+        return Learner(nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2)), dls(bs=10),
+                       nn.CrossEntropyLoss(), activation="softmax", config=TrainConfig(log=False))
+
+    learn = learner()  # 40 batches an epoch: checks after step 32 and at the epoch's end
+    learn.dls.prepare = PoisonAt()
+    lr = f"{one_cycle_lr(34 / 40, 1e-2):.2e}"
+    with pytest.raises(FloatingPointError, match=rf"the loss became nan at epoch 0, batch 34 \(learning rate {lr}\)"
+                                                  r"\. The last 8 steps were undone"):
+        learn.fit_one_cycle(1, 1e-2)
+    assert len(learn.batch_losses) == len(learn.batch_lrs) == len(learn.batch_moms) == 32
+
+    class StopAt32(Callback):
+        def before_batch(self, state):
+            if state.batch == 32:
+                raise StopIteration
+
+    reference = learner()
+    reference.cbs = [StopAt32()]
+    with pytest.raises(StopIteration):
+        reference.fit_one_cycle(1, 1e-2)
+    assert same(weights(learn), weights(reference))
