@@ -117,11 +117,11 @@ def test_loaders_pin_memory_only_for_cuda_and_seed_persistent_workers():
     from coursehelpers.core import seed_worker
 
     gpu = DataLoaders.from_datasets(tensors(8), Items(8), bs=4, device=torch.device("cuda"))  # built, not iterated
-    cpu = DataLoaders.from_datasets(tensors(8), Items(8), bs=4, device=CPU, num_workers=2)
+    cpu = DataLoaders.from_datasets(tensors(8), Items(8), bs=4, device=CPU, num_workers=1)
     for dl in (gpu.train_dl, gpu.valid_dl):
         assert dl.pin_memory and dl.num_workers == 0 and not dl.persistent_workers
     for dl in (cpu.train_dl, cpu.valid_dl):
-        assert not dl.pin_memory and dl.num_workers == 2 and dl.persistent_workers
+        assert not dl.pin_memory and dl.num_workers == 1 and dl.persistent_workers
         assert dl.worker_init_fn is seed_worker
     assert gpu.device == torch.device("cuda") and cpu.device == CPU
 
@@ -152,9 +152,18 @@ def test_an_iterable_dataset_yields_its_own_batches_unchanged():
                 yield torch.full((5, 2), float(i)), torch.full((5,), float(i))
 
     dls = DataLoaders.from_datasets(Stream(), Stream(), bs=64, device=CPU)
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
     batches = list(dls.train)
+    assert torch.equal(torch.rand(3), expected)  # its own generator: the global one is not drawn from
     assert [xb.shape for xb, _ in batches] == [torch.Size([5, 2])] * 3
     assert [float(yb[0]) for _, yb in batches] == [0.0, 1.0, 2.0]
+    from coursehelpers.core import seed_worker
+
+    on_gpu = DataLoaders.from_datasets(Stream(), Stream(), device=torch.device("cuda"), num_workers=1).train_dl
+    assert on_gpu.pin_memory and on_gpu.num_workers == 1 and on_gpu.persistent_workers
+    assert on_gpu.worker_init_fn is seed_worker
 
 
 def test_a_collate_fn_makes_a_tensor_dataset_collate_row_by_row():
@@ -235,10 +244,43 @@ def test_batches_of_any_loader_use_the_given_prepare_or_the_tasks():
     assert len(dls.batches(dls.valid_dl)) == 1
 
 
-def test_the_error_for_a_missing_loader_names_the_split():
+def test_the_error_for_a_missing_loader_names_the_split_and_what_to_do():
     import pytest
 
     dls = DataLoaders(None, None, device=CPU)
     for split in ("train", "valid"):
-        with pytest.raises(ValueError, match=f"have no {split} loader"):
+        with pytest.raises(ValueError) as e:
             dls.one_batch(split)
+        assert str(e.value) == (f"These DataLoaders have no {split} loader (a model reloaded with load_learner "
+                                "keeps only what prediction needs). Use learn.predict(item), or set learn.dls "
+                                "to DataLoaders built from your data.")
+
+
+def test_make_loader_defaults_seed_0_no_workers_and_the_best_device():
+    from coursehelpers.core import default_device
+    from coursehelpers.dataloaders import make_loader
+
+    ds = tensors(20)
+    default = make_loader(ds, 4, True)
+    assert default.num_workers == 0 and default.pin_memory == (default_device().type == "cuda")
+    assert torch.cat([xb for xb, _ in default]).tolist() == torch.cat([xb for xb, _ in make_loader(ds, 4, True, seed=0)]).tolist()
+
+
+def test_under_a_process_group_training_batches_are_sharded_and_reshuffled_each_epoch(tmp_path):
+    import torch.distributed as dist
+    from torch.utils.data import DistributedSampler
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'group'}", rank=0, world_size=1)
+    try:
+        dls = DataLoaders.from_datasets(Items(20), tensors(10), bs=4, seed=3, device=CPU)
+        sampler = dls.train_dl.batch_sampler.sampler
+        assert isinstance(sampler, DistributedSampler) and sampler.seed == 3 and sampler.shuffle
+        assert dls.train_dl.batch_sampler.batch_size == 4 and dls.train_dl.batch_sampler.drop_last
+        first = order(dls)
+        assert sorted(first) == list(range(20)) and order(dls) == first  # one process: its shard is everything
+        dls.set_epoch(1)  # reaches the DistributedSampler inside the BatchSampler
+        assert sampler.epoch == 1 and order(dls) != first and sorted(order(dls)) == list(range(20))
+        assert torch.cat([xb for xb, _ in dls.valid]).tolist() == list(range(10))  # in order, at 2 * bs
+        assert [len(yb) for _, yb in dls.valid] == [8, 2]
+    finally:
+        dist.destroy_process_group()

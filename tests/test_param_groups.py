@@ -66,7 +66,8 @@ def trainable(model):
     (2, [False, False, True, True, False, False, True, True, True, True]),
     (-1, [False, False, True, True, False, False, True, True, True, True]),  # -1: the last group only
     (-2, [False, False, True, True, True, True, True, True, True, True]),
-    (-3, [True] * 10)])
+    (-3, [True] * 10),
+    (3, [False, False, True, True, False, False, True, True, False, False])])  # past the last group: norms only
 def test_freeze_to_trains_group_n_and_after_and_norm_layers(n, expected):
     model, groups = three_groups()
     freeze_to(model, groups, n)  # train_bn defaults to True
