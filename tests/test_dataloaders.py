@@ -135,7 +135,8 @@ def test_defaults_batch_size_64_seed_0_and_the_best_device():
     assert [len(yb) for _, yb in dls.valid] == [128, 128, 44]
     seeded = DataLoaders.from_datasets(ds, ds, seed=0, device=dls.device)
     assert order(dls) == order(seeded)
-    assert DataLoaders(None, None).device == default_device()
+    plain = DataLoaders(None, None)
+    assert plain.device == default_device() and plain.n_inputs == 1 and plain.bs is None and plain.classes is None
 
 
 def test_a_batch_exactly_the_size_of_the_set_is_kept():

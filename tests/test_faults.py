@@ -385,6 +385,12 @@ def test_a_snapshot_restores_weights_and_optimizer_and_counts_the_undone_steps()
     opt.step()  # Adam updates its moments in place: the copy, restored once already, must not share them
     snap.restore()
     assert same(weights_of(model), after_one) and same({k: v for k, v in opt.state[model.weight].items()}, moments)
+    snap.take()  # the copy is taken of the moments, not of the tensors the next steps update in place
+    for _ in range(2):
+        model(torch.ones(4, 2)).sum().backward()
+        opt.step()
+    snap.restore()
+    assert same(weights_of(model), after_one) and same({k: v for k, v in opt.state[model.weight].items()}, moments)
 
 
 def weights_of(model):

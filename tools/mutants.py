@@ -11,6 +11,7 @@ that changed since.
     python tools/mutants.py --report         # print the last scores without running anything
     python tools/mutants.py --tests REV      # the tests of an older revision (a score "before")
     python tools/mutants.py -j 1 learner     # one mutant at a time (a shared machine)
+    python tools/mutants.py --survivors learner  # re-test only last run's survivors (after adding tests)
 
 Not part of CI: the whole package takes hours on two cores.
 """
@@ -67,12 +68,27 @@ def sync(tests_rev: str | None = None) -> None:
         shutil.copy2(ROOT / "tests" / "conftest.py", WORK / "tests" / "conftest.py")
 
 
-def run(names: list[str], jobs: int | None = None) -> int:
+def survivors(names: list[str]) -> list[str]:
+    """The mutants of these modules that survived the last run (to re-test them after adding tests)."""
+    found = []
+    for name in names:
+        meta = WORK / "mutants" / "coursehelpers" / f"{name}.py.meta"
+        if meta.is_file():
+            found += [k for k, c in json.loads(meta.read_text())["exit_code_by_key"].items() if c == 0]
+    return found
+
+
+def run(names: list[str], jobs: int | None = None, only_survivors: bool = False) -> int:
     """mutmut over the mutants of these modules (one run: the tests' coverage is measured once).
 
     ``jobs``: how many mutants mutmut tests at once (its default: one per core).
+    ``only_survivors``: only those that survived the last run.
     """
     patterns = [f"coursehelpers.{name.replace('/', '.')}.*" for name in names]
+    if only_survivors:
+        patterns = survivors(names)
+        if not patterns:
+            return 0
     mutmut = Path(sys.executable).with_name("mutmut")
     children = [] if jobs is None else ["--max-children", str(jobs)]
     # mutmut forks each mutant's test run from a process that has imported torch: a thread pool does not
@@ -109,6 +125,8 @@ def main() -> int:
     parser.add_argument("modules", nargs="*", help="modules under coursehelpers/ (default: all)")
     parser.add_argument("--report", action="store_true", help="only print the last scores")
     parser.add_argument("--tests", metavar="REV", help="score the tests of this git revision (e.g. HEAD~5)")
+    parser.add_argument("--survivors", action="store_true",
+                        help="re-test only the mutants that survived the last run (after adding tests)")
     parser.add_argument("--jobs", "-j", type=int, metavar="N",
                         help="mutants tested at once (default: one per core; 1 on a shared machine)")
     args = parser.parse_args()
@@ -116,7 +134,7 @@ def main() -> int:
     code = 0
     if not args.report:
         sync(args.tests)
-        code = run(names, args.jobs)
+        code = run(names, args.jobs, args.survivors)
     print(report(scores(names)))
     print(f"survivors: cd {WORK.relative_to(ROOT)} && mutmut results; one of them: mutmut show NAME")
     return code
