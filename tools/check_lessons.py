@@ -93,14 +93,19 @@ def raw_value_problems(code: str) -> list[str]:
     return problems
 
 
-def calls(code: str) -> set[str]:
-    """The names of the functions a cell calls (``f(...)`` and ``module.f(...)``)."""
+def call_nodes(code: str) -> list[tuple[str, ast.Call]]:
+    """(name, node) of each call in ``code`` of ``f(...)`` or ``module.f(...)``; none if it does not parse."""
     try:
         tree = ast.parse(code)
     except SyntaxError:
-        return set()
-    return {node.func.id if isinstance(node.func, ast.Name) else node.func.attr for node in ast.walk(tree)
-            if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute))}
+        return []
+    return [(node.func.id if isinstance(node.func, ast.Name) else node.func.attr, node) for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute))]
+
+
+def calls(code: str) -> set[str]:
+    """The names of the functions a cell calls (``f(...)`` and ``module.f(...)``)."""
+    return {name for name, _ in call_nodes(code)}
 
 
 def calls_without_mode(code: str) -> list[str]:
@@ -110,19 +115,11 @@ def calls_without_mode(code: str) -> list[str]:
         >>> calls_without_mode("a = get_data('pets', size)\\nb = get_data('imdb')\\nc = data.get_data('x', size=size)")
         ["get_data('imdb')"]
     """
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return []
     missing = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call) or not isinstance(node.func, (ast.Name, ast.Attribute)):
-            continue
-        name = node.func.id if isinstance(node.func, ast.Name) else node.func.attr
+    for name, node in call_nodes(code):
         if name in MODE_ARGS:
             position, keyword = MODE_ARGS[name]
-            passed = len(node.args) > position or any(k.arg in (keyword, None) for k in node.keywords)
-            if not passed:
+            if not (len(node.args) > position or any(k.arg in (keyword, None) for k in node.keywords)):
                 missing.append(ast.get_source_segment(code, node))
     return missing
 
