@@ -421,6 +421,22 @@ def test_course_max_batches_cuts_the_lr_finder_sweep_short_but_not_below_ten(mon
 
 
 # ---------------------------------------------------------------- what each part of the loop promises
+def small_classification_dls(n_train=96, n_valid=32, bs=16):
+    """The quadrants task of `classification_dls`, small: for checks of the loop, not of learning."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n_train + n_valid, 2, generator=g)
+    y = (x[:, 0] * x[:, 1] > 0).long()
+    return DataLoaders.from_datasets(TensorDataset(x[:n_train], y[:n_train]), TensorDataset(x[n_train:], y[n_train:]),
+                                     bs=bs, device=CPU, classes=["different", "same"])
+
+
+def small_learner(cbs=(), path=".", **config):
+    set_seed(0)
+    return Learner(BodyHead(), small_classification_dls(), nn.CrossEntropyLoss(), metrics=[accuracy],
+                   activation="softmax", splitter=body_head_splitter, cbs=cbs,
+                   config=TrainConfig(log=False, **config), path=path)
+
+
 class Record(Callback):
     """Each batch: every optimizer group's (layer_group, lr, beta1), and which parameters train."""
 
@@ -573,7 +589,7 @@ def test_create_opt_uses_the_configs_optimizer_rate_and_weight_decay():
         made.append(lr)
         return torch.optim.SGD(groups, lr=lr)
 
-    learn = make_learner(lr=0.123, wd=0.05, opt_func=sgd)
+    learn = small_learner(lr=0.123, wd=0.05, opt_func=sgd)
     opt = learn.create_opt()
     assert learn.opt is opt and made == [0.123] and isinstance(opt, torch.optim.SGD)
     assert sorted({g["weight_decay"] for g in opt.param_groups}) == [0.0, 0.05]
@@ -583,7 +599,7 @@ def test_create_opt_uses_the_configs_optimizer_rate_and_weight_decay():
 
 def test_fit_without_a_rate_uses_the_configs_and_keeps_momentum_untouched():
     rec = Record()
-    learn = make_learner(cbs=[rec], lr=0.02)
+    learn = small_learner(cbs=[rec], lr=0.02)
     learn.fit(1)
     assert rec.lrs == [{0: 0.02, 1: 0.02}] * len(learn.dls.train)
     assert set(rec.moms) == {0.9}  # adamw's beta1: a constant-rate fit sets no momentum
@@ -592,7 +608,7 @@ def test_fit_without_a_rate_uses_the_configs_and_keeps_momentum_untouched():
 
 def test_fit_one_cycle_without_a_rate_uses_the_configs_and_its_default_shape():
     rec = Record()
-    learn = make_learner(cbs=[rec], lr=0.02)
+    learn = small_learner(cbs=[rec], lr=0.02)
     learn.fit_one_cycle(2)
     n = 2 * len(learn.dls.train)
     expected = [one_cycle_lr(i / n, 0.02, 25.0, 1e5, 0.25) for i in range(n)]
@@ -602,7 +618,7 @@ def test_fit_one_cycle_without_a_rate_uses_the_configs_and_its_default_shape():
 
 def test_fit_one_cycle_passes_div_div_final_pct_start_and_moms_through():
     rec = Record()
-    learn = make_learner(cbs=[rec])
+    learn = small_learner(cbs=[rec])
     learn.fit_one_cycle(1, 0.1, div=10.0, div_final=100.0, pct_start=0.5, moms=(0.9, 0.7, 0.8))
     n = len(learn.dls.train)
     assert [r[0] for r in rec.lrs] == pytest.approx([one_cycle_lr(i / n, 0.1, 10.0, 100.0, 0.5) for i in range(n)])
@@ -611,7 +627,7 @@ def test_fit_one_cycle_passes_div_div_final_pct_start_and_moms_through():
 
 def test_the_schedule_runs_over_the_whole_fit_and_callbacks_see_epoch_and_batch():
     rec = Record()
-    learn = make_learner(cbs=[rec])
+    learn = small_learner(cbs=[rec])
     nb = len(learn.dls.train)
     learn.fit_one_cycle(3, slice(1e-3, 1e-2))
     assert rec.epochs == [e for e in range(3) for _ in range(nb)] and rec.batches == list(range(nb)) * 3
@@ -631,7 +647,7 @@ def test_fine_tune_trains_the_head_frozen_then_all_groups_at_discriminative_rate
         def after_batch(self, state):
             seen[-1]["lrs"].append({g["layer_group"]: g["lr"] for g in state.learn.opt.param_groups})
 
-    learn = make_learner(cbs=[Phase()])
+    learn = small_learner(cbs=[Phase()])
     learn.fine_tune(2, base_lr=1e-2, freeze_epochs=1, lr_mult=10, pct_start=0.5, div=4.0)
     nb = len(learn.dls.train)
     frozen, unfrozen = seen
@@ -654,7 +670,7 @@ def test_fine_tune_defaults():
         def after_batch(self, state):
             seen.append({g["layer_group"]: g["lr"] for g in state.learn.opt.param_groups})
 
-    learn = make_learner(cbs=[FirstRates()])
+    learn = small_learner(cbs=[FirstRates()])
     learn.fine_tune(1)
     nb = len(learn.dls.train)
     assert len(learn.history) == 2 and len(seen) == 2 * nb
@@ -666,7 +682,7 @@ def test_fine_tune_defaults():
 
 
 def test_each_fit_continues_the_same_optimizer_and_its_state():
-    learn = make_learner()
+    learn = small_learner()
     learn.fit(1, lr=1e-3)
     opt = learn.opt
     param = opt.param_groups[0]["params"][0]
@@ -698,7 +714,7 @@ def test_train_loss_is_the_mean_of_the_epochs_batch_losses():
 
 
 def test_the_history_records_the_validation_and_a_duration_per_epoch():
-    learn = make_learner()
+    learn = small_learner()
     learn.fit(2, lr=1e-2)
     assert list(learn.history.columns) == ["epoch", "train_loss", "valid_loss", "accuracy", "time"]
     last = learn.validate()
@@ -741,7 +757,7 @@ def test_a_callback_stopping_ends_the_fit_after_that_epoch_and_after_fit_still_r
         def after_fit(self, state):
             events.append("after_fit")
 
-    learn = make_learner(cbs=[StopAt1()])
+    learn = small_learner(cbs=[StopAt1()])
     learn.fit(5, lr=1e-3)
     assert events == [0, 1, "after_fit"] and len(learn.history) == 2
 
@@ -768,7 +784,7 @@ def test_every_callback_gets_every_hook_in_order():
 
 
 def test_a_nan_loss_message_says_where_and_that_nothing_was_applied():
-    learn = make_learner()
+    learn = small_learner()
     learn.fit(1, lr=1e-3)
     before = {k: v.clone() for k, v in learn.model.state_dict().items()}
     n_losses = len(learn.batch_losses)
@@ -783,7 +799,7 @@ def test_a_nan_loss_message_says_where_and_that_nothing_was_applied():
 
 
 def test_after_a_nan_mid_epoch_the_learner_validates_and_trains_again():
-    learn = make_learner()
+    learn = small_learner()
     learn.dls.prepare = PoisonFrom(2)
     with pytest.raises(FloatingPointError):
         learn.fit(1, lr=1e-2)
@@ -807,7 +823,7 @@ class PoisonFrom(Prepare):
 
 
 def test_a_nan_later_in_an_epoch_reports_that_batch_and_keeps_the_steps_before_it():
-    learn = make_learner()
+    learn = small_learner()
     learn.dls.prepare = PoisonFrom(3)
     with pytest.raises(FloatingPointError, match=r"epoch 0, batch 3 \(learning rate 1.00e-02"):
         learn.fit(1, lr=1e-2)
@@ -889,7 +905,7 @@ def test_a_model_with_two_inputs_trains_and_predicts_and_unlabelled_batches_give
 
 
 def test_get_preds_reads_the_loader_given_and_prepares_it_as_asked():
-    learn = make_learner()
+    learn = small_learner()
     other = DataLoaders.from_datasets(*(TensorDataset(torch.randn(10, 2), torch.zeros(10).long()),) * 2,
                                       bs=4, device=CPU).valid_dl
     preds, targets = learn.get_preds(other)
@@ -911,7 +927,7 @@ def test_get_preds_reads_the_loader_given_and_prepares_it_as_asked():
 
 
 def test_tta_defaults_to_four_augmented_passes_weighted_three_quarters():
-    learn = make_learner()
+    learn = small_learner()
     learn.dls.prepare = jitter = Jitter()
     plain, _ = learn.get_preds()
     augmented = [learn.get_preds(train_tfms=True)[0] for _ in range(4)]
@@ -944,7 +960,7 @@ def test_predict_decodes_tags_for_a_multi_label_learner():
 
 
 def test_save_writes_under_models_with_or_without_the_optimizer_and_load_restores_both(tmp_path):
-    learn = make_learner(path=tmp_path)
+    learn = small_learner(path=tmp_path)
     assert learn.save("untrained") == tmp_path / "models" / "untrained.pth"
     assert set(torch.load(tmp_path / "models" / "untrained.pth", weights_only=True)) == {"model"}  # no opt yet
     learn.fit(1, lr=1e-2)
@@ -954,21 +970,21 @@ def test_save_writes_under_models_with_or_without_the_optimizer_and_load_restore
     assert set(torch.load(tmp_path / "models" / "weights.pth", weights_only=True)) == {"model"}
     param = learn.opt.param_groups[0]["params"][0]
     saved_avg = learn.opt.state[param]["exp_avg"].clone()
-    fresh = make_learner(path=tmp_path)
+    fresh = small_learner(path=tmp_path)
     assert fresh.load("full") is fresh and fresh.opt is not None  # an optimizer made to take the state
     fresh_param = fresh.opt.param_groups[0]["params"][0]
     assert torch.equal(fresh.opt.state[fresh_param]["exp_avg"], saved_avg)
     assert all(torch.equal(a, b) for a, b in zip(fresh.model.state_dict().values(), learn.model.state_dict().values()))
-    no_opt = make_learner(path=tmp_path)
+    no_opt = small_learner(path=tmp_path)
     no_opt.load("full", with_opt=False)
     assert no_opt.opt is None
-    weights_only = make_learner(path=tmp_path)
+    weights_only = small_learner(path=tmp_path)
     weights_only.load("weights")
     assert weights_only.opt is None
 
 
 def test_save_creates_the_folders_it_needs(tmp_path):
-    learn = make_learner(path=tmp_path / "runs" / "first")
+    learn = small_learner(path=tmp_path / "runs" / "first")
     assert learn.save("m").is_file() and learn.load("m") is learn
 
 
@@ -1008,7 +1024,7 @@ def test_export_writes_to_the_learners_path(tmp_path, monkeypatch):
 
     written = []
     monkeypatch.setattr(export, "export_learner", lambda learn, file: written.append(file) or file)
-    learn = make_learner(path=tmp_path)
+    learn = small_learner(path=tmp_path)
     assert learn.export() == tmp_path / "export.pth" and learn.export("m.pth") == tmp_path / "m.pth"
     assert written == [tmp_path / "export.pth", tmp_path / "m.pth"]
 
@@ -1018,6 +1034,6 @@ def test_lr_find_passes_its_range_and_number_of_steps_through(monkeypatch):
 
     calls = []
     monkeypatch.setattr(lr_finder, "lr_find", lambda *a: calls.append(a) or "result")
-    learn = make_learner()
+    learn = small_learner()
     assert learn.lr_find() == "result" and learn.lr_find(1e-5, 1.0, 30) == "result"
     assert calls == [(learn, 1e-7, 10.0, 100), (learn, 1e-5, 1.0, 30)]

@@ -92,3 +92,20 @@ def test_a_batchwise_metric_sees_one_batch_at_a_time_and_a_plain_one_the_whole_s
                     config=TrainConfig(log=False))
     assert list(learn.validate()) == ["valid_loss", "plain", "batchwise"]
     assert seen == {"plain": [100], "batchwise": [40, 40, 20]}  # validation batches of 2 x bs
+
+
+def test_accuracy_reads_the_class_off_the_last_dimension_of_sequence_outputs():
+    g = torch.Generator().manual_seed(0)
+    output = torch.randn(2, 5, 7, generator=g)  # a language model: [batch, sequence, vocabulary]
+    target = torch.randint(0, 7, (2, 5), generator=g)
+    assert float(metrics.accuracy(output, target)) == pytest.approx(float((output.argmax(-1) == target).float().mean()))
+    assert float(metrics.accuracy(output, output.argmax(-1))) == 1.0
+
+
+def test_accuracy_multi_defaults_to_sigmoid_at_one_half_and_can_take_probabilities():
+    logits = torch.tensor([[0.1, -0.1, 3.0], [-2.0, 0.4, 0.0]])
+    target = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    assert float(metrics.accuracy_multi(logits, target)) == pytest.approx(5 / 6)  # sigmoid(0) = 0.5 is not above
+    probs = torch.tensor([[0.6, 0.4, 0.2], [0.1, 0.9, 0.55]])
+    assert float(metrics.accuracy_multi(probs, target, sigmoid=False)) == pytest.approx(5 / 6)
+    assert float(metrics.accuracy_multi(probs, target, thresh=0.3, sigmoid=False)) == pytest.approx(4 / 6)

@@ -1,5 +1,6 @@
 """The LR finder's suggestions (coursehelpers.schedule.suggest_lrs) on constructed curves."""
 import numpy as np
+import pytest
 
 from coursehelpers.schedule import suggest_lrs
 
@@ -91,3 +92,17 @@ def test_rise_is_read_against_the_median_of_the_first_half():
 def test_a_sweep_of_one_point_suggests_its_rate():
     s = suggest_lrs([1e-3], [0.7])
     assert s == (1e-3, 1e-3, 1e-3, 1e-3, False)
+
+
+def test_momentum_falls_from_the_first_to_the_second_value_during_the_warm_up():
+    from coursehelpers.schedule import one_cycle_mom
+
+    assert one_cycle_mom(0.125) == pytest.approx(0.90)  # half-way through the default warm-up (pct_start 0.25)
+    assert one_cycle_mom(0.1, (0.9, 0.7, 0.8), pct_start=0.4) == pytest.approx(0.9 - 0.2 * (1 - np.cos(np.pi / 4)) / 2)
+    assert one_cycle_mom(0.25) == pytest.approx(0.85) and one_cycle_mom(1.0) == pytest.approx(0.95)
+
+
+def test_a_slice_for_a_single_group_gives_it_the_top_rate():
+    from coursehelpers.schedule import spread_lrs
+
+    assert spread_lrs(slice(1e-4, 1e-2), 1) == [1e-2] and spread_lrs(slice(1e-2), 1) == [1e-2]
