@@ -106,3 +106,11 @@ def test_a_slice_for_a_single_group_gives_it_the_top_rate():
     from coursehelpers.schedule import spread_lrs
 
     assert spread_lrs(slice(1e-4, 1e-2), 1) == [1e-2] and spread_lrs(slice(1e-2), 1) == [1e-2]
+
+
+def test_rise_reads_the_level_off_the_first_half_of_the_sweep():
+    from coursehelpers.schedule import rise_lr
+
+    lrs = np.array([1e-3, 1e-2, 1e-1])
+    assert rise_lr(lrs, np.array([1.0, 3.0, 1.5])) == 1e-2  # level: the first point alone (half of 3 is 1)
+    assert rise_lr(lrs, np.array([1.0, 1.05, 1.08])) == 1e-1  # never above 1.1x the level: the last rate
