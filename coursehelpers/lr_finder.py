@@ -35,6 +35,9 @@ from coursehelpers.param_groups import set_hparams
 from coursehelpers.schedule import LRSuggestion, suggest_lrs
 
 
+REHEARSAL_MIN_IT = 6
+
+
 @dataclass
 class LRFinderResult:
     """The sweep (columns lr, loss, smoothed_loss; one row per batch) and the rates read off it."""
@@ -48,8 +51,11 @@ def lr_find(learn, start_lr: float = 1e-7, end_lr: float = 10.0, num_it: int = 1
     """Sweep the learning rate exponentially over ``num_it`` batches, then restore the Learner."""
     if num_it < 10:
         raise ValueError(f"lr_find(num_it={num_it}): at least 10 iterations are needed to read a curve.")
-    limit = max_batches()  # COURSE_MAX_BATCHES, the full-mode rehearsal in CI time: the sweep is cut short too
-    num_it = num_it if limit is None else min(num_it, max(limit, 10))
+    # COURSE_MAX_BATCHES (the full-mode rehearsal, in CI time) cuts the sweep too, to 6 steps at least:
+    # enough for a suggestion to be computed (nobody reads a rehearsal's curve), and on a CPU each step
+    # of a full-size network costs seconds.
+    limit = max_batches()
+    num_it = num_it if limit is None else min(num_it, max(limit, REHEARSAL_MIN_IT))
     n_batches = len(learn.dls.train)
     if n_batches < 10:
         warnings.warn(f"The training loader has only {n_batches} batches, so lr_find cycles over the same "

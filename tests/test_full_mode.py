@@ -45,9 +45,12 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory):
     place_kaggle(root / "data")
     (root / "lessons").mkdir()
     with LocalServer(root / "mirror") as server:
+        # One OpenMP thread, as `make notebooks`: the full recipes start 8 DataLoader workers, and with two
+        # threads on two cores a busy worker (or any other process) stalls every parallel region: on a
+        # loaded 2-core machine one resnet50 training step took 4.9 s with two threads, 1.1-1.5 s with one.
         env = {**os.environ, "COURSE_SIZE": "full", "COURSE_MIRROR": server.url, "COURSE_DATA": str(root / "data"),
                "TORCH_HOME": str(root / "torch"), "COURSE_METRICS_DIR": str(root / "metrics"),
-               "COURSE_MAX_BATCHES": str(MAX_BATCHES)}
+               "COURSE_MAX_BATCHES": str(MAX_BATCHES), "OMP_NUM_THREADS": "1"}
         yield root / "lessons", env
 
 

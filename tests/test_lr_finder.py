@@ -169,8 +169,8 @@ def test_a_loader_of_ten_batches_gives_no_warning():
         lr_find(learn, num_it=10)
 
 
-@pytest.mark.parametrize("cap, num_it, expected", [("3", 100, 10), ("20", 100, 20), ("200", 30, 30)])
-def test_course_max_batches_cuts_the_sweep_but_never_below_ten(monkeypatch, cap, num_it, expected):
+@pytest.mark.parametrize("cap, num_it, expected", [("3", 100, 6), ("20", 100, 20), ("200", 30, 30)])
+def test_course_max_batches_cuts_the_sweep_but_never_below_six(monkeypatch, cap, num_it, expected):
     monkeypatch.setenv("COURSE_MAX_BATCHES", cap)
     learn = learner(n_batches=100)
     learn.dls.train.limit = None  # the loader is not what is being cut here
