@@ -178,12 +178,13 @@ def imdb_lm() -> Lesson:
                   get_data("imdb", "sample"), "awd_lstm_small")
 
 
-CLASSIFIER_STAGES = ((-1, 3e-2), (-2, 2e-2), (-3, 1e-2), (0, 1e-2))  # the lesson's sample recipe: (freeze_to, peak lr)
+# the lesson's sample recipe: (freeze_to, peak lr), every layer group at the same rate (its lr_ratio is 1)
+CLASSIFIER_STAGES = ((-1, 2e-2), (-2, 1e-2), (-3, 5e-3), (0, 5e-3))
 
 
 def imdb_classifier() -> Lesson:
     """Lesson 5: the sentiment classifier on the pretrained encoder, unfrozen gradually (one epoch a stage, the
-    rest unfrozen), unclipped as fastai's."""
+    rest unfrozen), one rate for every group, unclipped as fastai's."""
     vocab, docs, labels, _ = imdb_texts()
     encoder = lm_learner("fp32", 0, torch.device("cpu")).model.encoder.state_dict()
     rows = split_rows(len(docs), 0.2)
@@ -197,7 +198,7 @@ def imdb_classifier() -> Lesson:
     def train(learn: Learner, epochs: int) -> None:
         for stage, lr in CLASSIFIER_STAGES:
             learn.freeze_to(stage)
-            learn.fit_one_cycle(max(epochs - 3, 1) if stage == 0 else 1, slice(lr / 2.6**4, lr))
+            learn.fit_one_cycle(max(epochs - 3, 1) if stage == 0 else 1, lr)
     return Lesson("imdb_classifier", "accuracy", False, build, train, get_data("imdb", "sample"), "awd_lstm_small")
 
 
