@@ -56,13 +56,14 @@ test: setup unit integration notebooks results
 
 # The fast unit tests, and every example in the docstrings of the package and the sample makers (doctest).
 # -rs prints why a test was skipped: only a missing GPU or browser may skip one (tests/test_suite_rules.py).
+# One OpenMP thread, as for the lessons: on a busy 2-core machine the unit tests took 48 s with one, 80-102 s with two.
 unit: setup
-	$(BIN)/python -m pytest tests coursehelpers coursesamples tools --doctest-modules --ignore=tests/results \
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests coursehelpers coursesamples tools --doctest-modules --ignore=tests/results \
 	  -m "not integration" -q -rs --durations=5
 
 # What starts other processes, a browser or a benchmark, and the full-mode rehearsal (make fullmode).
 integration: setup
-	$(BIN)/python -m pytest tests -m integration --ignore=tests/results -q -rs --durations=10
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests -m integration --ignore=tests/results -q -rs --durations=10
 
 # Every lesson end to end with COURSE_SIZE=full against a mirror on 127.0.0.1 (tests/test_full_mode.py):
 # real architectures and sizes, mock data, random weights, COURSE_MAX_BATCHES capping each pass.
