@@ -182,24 +182,27 @@ def test_on_a_gpu_a_nan_found_at_the_periodic_check_rolls_back_to_the_last_good_
     assert len(learn.batch_losses) == len(learn.batch_lrs) == 36
 
 
+class OutOfMemoryAt(nn.Module):
+    """A linear layer whose forward pass raises CUDA's out-of-memory error on call number ``n``."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.net, self.n, self.calls = nn.Linear(2, 2), n, 0
+
+    def forward(self, x):
+        self.calls += 1
+        if self.calls == self.n:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return self.net(x)
+
+
 def test_cuda_out_of_memory_frees_the_gradients_and_gives_advice_true_for_the_settings():
-    class OutOfMemoryAt(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.net, self.calls = nn.Linear(2, 2), 0
-
-        def forward(self, x):
-            self.calls += 1
-            if self.calls == 3:
-                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-            return self.net(x)
-
-    learn = make_learner(model=OutOfMemoryAt(), precision="fp32")
+    learn = make_learner(model=OutOfMemoryAt(3), precision="fp32")
     with pytest.raises(RuntimeError, match=r"now 32: try bs=16.*precision='fp32'") as info:
         learn.fit(1, 1e-2)
     assert "weights are as of the last completed step" in str(info.value)
     assert all(p.grad is None for p in learn.model.parameters()) and len(learn.batch_losses) == 2
-    learn = make_learner(model=OutOfMemoryAt(), precision="bf16")
+    learn = make_learner(model=OutOfMemoryAt(3), precision="bf16")
     with pytest.raises(RuntimeError) as info:
         learn.fit(1, 1e-2)
     assert "mixed precision" not in str(info.value)  # already on: not advised
@@ -302,18 +305,7 @@ def test_on_a_gpu_out_of_memory_in_a_forward_pass_keeps_the_steps_already_taken(
     # Outside the optimizer's step nothing is half-applied: the snapshot of the last check is not put back.
     monkeypatch.setattr(Learner, "device", property(lambda self: torch.device("cuda")))
 
-    class OutOfMemoryAt(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.net, self.calls = nn.Linear(2, 2), 0
-
-        def forward(self, x):
-            self.calls += 1
-            if self.calls == 4:
-                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-            return self.net(x)
-
-    learn = make_learner(model=OutOfMemoryAt(), precision="fp32")
+    learn = make_learner(model=OutOfMemoryAt(4), precision="fp32")
     start = weights(learn)
     with pytest.raises(RuntimeError, match="CUDA ran out of memory"):
         learn.fit(1, 1e-2)
