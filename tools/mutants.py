@@ -13,6 +13,7 @@ that changed since.
     python tools/mutants.py --tests 33a5425 --deselect tests/test_data_samples.py::NAME  # less one that fails today
     python tools/mutants.py -j 1 learner     # one mutant at a time (a shared machine)
     python tools/mutants.py --survivors learner  # re-test only last run's survivors (after adding tests)
+    python tools/mutants.py --workdir build/mutation-b text/data  # a second run beside the first
 
 Not part of CI: the whole package takes hours on two cores.
 """
@@ -131,6 +132,14 @@ def report(rows: list[tuple[str, Counter]]) -> str:
     return "\n".join(lines)
 
 
+def use_workdir(path: str) -> None:
+    """Work in this copy instead of build/mutation/ (two runs at once must not share mutmut's files)."""
+    global WORK
+    WORK = (ROOT / path).resolve()
+    if ROOT not in WORK.parents:
+        raise SystemExit(f"--workdir {path}: must be a folder inside the repository (e.g. build/mutation-b)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("modules", nargs="*", help="modules under coursehelpers/ (default: all)")
@@ -142,7 +151,10 @@ def main() -> int:
                         help="re-test only the mutants that survived the last run (after adding tests)")
     parser.add_argument("--jobs", "-j", type=int, metavar="N",
                         help="mutants tested at once (default: one per core; 1 on a shared machine)")
+    parser.add_argument("--workdir", metavar="DIR", help="the copy to work in (default: build/mutation)")
     args = parser.parse_args()
+    if args.workdir:
+        use_workdir(args.workdir)
     names = args.modules or modules()
     code = 0
     if not args.report:
