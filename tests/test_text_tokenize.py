@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from coursehelpers.text.tokenize import (replace_all_caps, replace_maj, replace_rep, replace_wrep, tokenize,
-                                         tokenize_texts, untokenize)
+from coursehelpers.text.tokenize import (PAD_IDX, RULES, SPECIALS, UNK_IDX, apply_rules, fix_html, lowercase,
+                                         replace_all_caps, replace_maj, replace_rep, replace_wrep, rm_useless_spaces,
+                                         spec_add_spaces, tokenize, tokenize_texts, untokenize)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "tokenizer_fastai.json.gz"
 
@@ -71,3 +72,48 @@ def test_untokenize_round_trip_and_stray_markers():
 def test_tokenize_texts_in_processes_matches_serial():
     texts = ["One film.", "Two FILMS!!!", "it it it"]
     assert tokenize_texts(texts, processes=2) == tokenize_texts(texts)
+
+
+def test_specials_open_every_vocabulary_in_fastais_order():
+    # WT103's itos starts with these, in this order: a pretrained model's rows 0..8 mean these tokens
+    assert SPECIALS == ("xxunk", "xxpad", "xxbos", "xxeos", "xxfld", "xxrep", "xxwrep", "xxup", "xxmaj")
+    assert (SPECIALS[UNK_IDX], SPECIALS[PAD_IDX]) == ("xxunk", "xxpad")
+
+
+def test_fix_html_repairs_each_web_escape():
+    assert fix_html("a #39; b amp; c #146; nbsp;d #36;5") == "a ' b & c '  d $5"
+    assert fix_html("x\\ny quot;q<br />r \\\"s <unk> 1 @.@ 5 a @-@ b wait...") == \
+        "x\ny 'q\nr \"s xxunk 1.5 a-b wait …"
+    assert fix_html("&lt;b&gt; &eacute;") == "<b> é"  # the rest: html.unescape
+
+
+def test_spacing_rules_split_slashes_and_squeeze_spaces_but_keep_newlines():
+    assert spec_add_spaces("7/10 #1 a\\b") == "7 / 10  # 1 a \\ b"
+    assert rm_useless_spaces("a   b \n\n  c  d") == "a b \n\n c d"
+    assert lowercase("  Hello World \n") == "xxbos hello world"
+
+
+def test_rules_run_in_fastais_order():
+    assert [r.__name__ for r in RULES] == ["fix_html", "replace_rep", "replace_wrep", "spec_add_spaces",
+                                           "rm_useless_spaces", "replace_all_caps", "replace_maj", "lowercase"]
+    assert apply_rules("Hello   WORLD!!!! 7/10 &amp; go go go") == \
+        "xxbos xxmaj hello xxup world xxrep 4 ! 7 / 10 && xxwrep 3 go"
+
+
+def test_whitespace_tokens_show_their_spaces_as_a_bar():
+    # spaCy keeps the whitespace after a newline in the newline's token; fastai shows its spaces as ▁
+    assert tokenize("a\n b") == ["xxbos", "a", "\n▁", "b"]
+    assert tokenize("x  \t y") == ["xxbos", "x", "\t▁", "y"]
+
+
+def test_untokenize_glues_contractions_and_punctuation_back():
+    tokens = "xxbos he is n't here , it 's ok ; we 're : we 've ! we 'll ? he 'd ( i 'm ) .".split()
+    assert untokenize(tokens) == "he isn't here, it's ok; we're: we've! we'll? he'd ( i'm)."
+    assert untokenize("xxmaj no xxrep 3 ! xxwrep 3 so xxup big".split()) == "No!!! so so so BIG"
+
+
+def test_tokenize_texts_in_processes_keeps_the_order_across_chunks():
+    texts = [f"Text number {i}." for i in range(4001)]  # three chunks of up to 2,000
+    tokens = tokenize_texts(texts, processes=2)
+    assert len(tokens) == 4001 and all(tokens[i] == tokenize(texts[i]) for i in (0, 1999, 2000, 3999, 4000))
+    assert tokens == tokenize_texts(texts)
