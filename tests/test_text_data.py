@@ -117,3 +117,186 @@ def test_text_prepare_encodes_one_text_like_the_training_data():
     rebuilt = TextPrepare.from_config(prepare.config())
     assert prepare.config() == {"kind": "text", "itos": vocab.itos, "max_len": 4}
     assert torch.equal(rebuilt.encode("good film")[0], prepare.encode("good film")[0])
+
+
+def test_vocab_defaults_and_limits():
+    docs = [["a"] * 3 + ["b"] * 2 + ["xxmaj"] * 5]
+    assert Vocab.build(docs).itos == list(SPECIALS) + ["a"]  # min_freq 3 by default; specials never twice
+    assert Vocab.build(docs, min_freq=1, max_vocab=4).itos == list(SPECIALS)  # never fewer than the specials
+    assert len(Vocab.build([[str(i) for i in range(70000)]], min_freq=1)) == 60000  # max_vocab 60,000 by default
+    for itos in (["xxunk", "b"], ["a", "xxpad"]):
+        with pytest.raises(ValueError):
+            Vocab(itos)
+    v = Vocab(list(SPECIALS) + ["good"])
+    assert len(v) == 10 and v.decode([9, 0, 1]) == ["good", "xxunk", "xxpad"]  # a list decodes like a tensor
+
+
+def test_texts_from_folders_reads_utf8_and_imdbs_classes_by_default(tmp_path):
+    for name in ("neg", "pos"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "1.txt").write_bytes(f"{name}: café – naïve".encode("utf-8"))
+    assert texts_from_folders(tmp_path) == (["neg: café – naïve", "pos: café – naïve"], [0, 1])
+
+
+def test_lm_streams_cut_every_token_but_one_target_into_rows_of_seq_len():
+    streams = LMStreams([torch.arange(50), torch.arange(50, 81)], bs=4, seq_len=6)  # 81 tokens: rows of 20
+    assert streams.n_cols == 19 and len(streams) == 4 and streams.boundaries() == [0, 6, 12, 18, 19]
+    batches = list(streams)
+    assert batches[0][0].tolist() == [list(range(r * 20, r * 20 + 6)) for r in range(4)]
+    assert batches[-1][0].tolist() == [[r * 20 + 18] for r in range(4)] and batches[-1][1].tolist() == [19, 39, 59, 79]
+    assert LMStreams([torch.arange(8)], bs=4).n_cols == 1  # 2 tokens a row: one input, one target
+    with pytest.raises(ValueError):
+        LMStreams([torch.arange(7)], bs=4)
+
+
+def test_lm_streams_defaults_are_ulmfits():
+    streams = LMStreams([torch.arange(64 * 200)])
+    assert (streams.bs, streams.seq_len, streams.shuffle) == (64, 72, False)
+    assert [x.shape for x, _ in streams] == [(64, 72), (64, 72), (64, 55)]
+    seeded = [LMStreams([torch.arange(3000)], bs=2, seq_len=20, shuffle=True).boundaries() for _ in range(2)]
+    assert seeded[0] == seeded[1] == LMStreams([torch.arange(3000)], bs=2, seq_len=20, shuffle=True,
+                                               seed=0).boundaries()
+
+
+def test_shuffled_windows_are_mostly_seq_len_sometimes_half_with_noise():
+    # AWD-LSTM: seq_len with probability 0.95, else seq_len / 2, plus N(0, 5), rescaled to tile the stream
+    streams = LMStreams([torch.arange(200_001)], bs=1, seq_len=100, shuffle=True, seed=0)
+    cuts = torch.tensor(streams.boundaries())
+    lengths = (cuts[1:] - cuts[:-1]).float()
+    assert len(lengths) == 2000 and cuts[0] == 0 and cuts[-1] == 200_000
+    short, full = lengths[lengths < 75], lengths[lengths >= 75]
+    assert 0.03 < len(short) / len(lengths) < 0.07
+    assert 0.45 < short.mean() / full.mean() < 0.55
+    assert 4.5 < full.std() < 5.8 and 98 < full.mean() < 106
+
+
+def test_shuffled_windows_follow_the_seed_exactly():
+    # pinned: a seed gives the same windows on every machine (the lesson's numbers repeat)
+    streams = LMStreams([torch.arange(1000)], bs=2, seq_len=20, shuffle=True, seed=0)
+    assert streams.boundaries() == [0, 21, 43, 64, 86, 105, 128, 148, 173, 189, 212, 229, 250, 260, 285, 304, 336,
+                                    365, 375, 388, 400, 418, 436, 465, 481, 499]
+    # seq_len 3: a window is at least 5 before rescaling, so the noise never makes one empty or negative
+    short = LMStreams([torch.arange(4000)], bs=1, seq_len=3, shuffle=True, seed=0)
+    cuts = torch.tensor(short.boundaries())
+    assert cuts[:12].tolist() == [0, 2, 5, 7, 10, 12, 15, 17, 21, 23, 26, 28]
+    assert (cuts[1:] - cuts[:-1]).min() >= 2 and len(list(short)) == len(short) == 1333
+
+
+def test_lm_dataloaders_shuffle_training_only_with_the_batch_size_and_seed():
+    docs = [torch.arange(i * 100, i * 100 + 50) for i in range(8)]
+    dls = lm_dataloaders(docs, docs, bs=4, seq_len=10, seed=5, device=CPU)
+    train, valid = dls.train_ds, dls.valid_ds
+    assert (train.bs, train.seq_len, train.shuffle, valid.bs, valid.seq_len, valid.shuffle) == (4, 10, True, 4, 10,
+                                                                                                 False)
+    assert train.boundaries() == LMStreams(docs, 4, 10, shuffle=True, seed=5).boundaries()
+
+
+def test_classifier_dataset_truncates_to_max_len_and_checks_its_labels():
+    ds = TextClassDataset([torch.arange(2000), torch.arange(3)], [1, 0])
+    assert len(ds) == 2 and ds.classes is None and ds.max_len == 1440
+    assert ds[0][0].tolist() == list(range(1440)) and ds[0][1] == 1 and ds[1][0].tolist() == [0, 1, 2]
+    with pytest.raises(ValueError):
+        TextClassDataset([torch.arange(3)], [0, 1])
+
+
+def test_sortish_training_batches_sort_within_chunks_of_50_batches():
+    def pairs(n, seed):
+        ds = TextClassDataset([torch.zeros(n_tok) for n_tok in torch.randperm(n, generator=torch.Generator()
+                                                                             .manual_seed(9)).tolist()], [0] * n)
+        batches = SortishBatches(ds, 2, shuffle=True, generator=torch.Generator().manual_seed(seed), drop_last=False)
+        by_length = sorted(range(n), key=lambda i: -len(ds.docs[i]))
+        return {frozenset(b) for b in batches}, {frozenset(by_length[i:i + 2]) for i in range(0, n, 2)}
+    for seed in (0, 1):
+        got, sorted_pairs = pairs(100, seed)  # 50 batches' worth: one chunk, sorted as a whole
+        assert got == sorted_pairs
+    got, sorted_pairs = pairs(102, 0)  # 51 batches' worth: two chunks, each sorted on its own
+    assert got != sorted_pairs and len(got) == 51 and set().union(*got) == set(range(102))  # each text once
+
+
+def test_sortish_batches_keep_the_partial_batch_unless_told_to_drop_it():
+    ds = TextClassDataset([torch.zeros(n) for n in (3, 1, 2, 5, 4)], [0] * 5)
+    keep = SortishBatches(ds, 2, shuffle=False, generator=torch.Generator(), drop_last=False)
+    assert len(keep) == 3 and list(keep) == [[3, 4], [0, 2], [1]]
+    drop = SortishBatches(ds, 2, shuffle=False, generator=torch.Generator(), drop_last=True)
+    assert len(drop) == 2 and list(drop) == [[3, 4], [0, 2]]
+
+
+def test_text_prepare_defaults_and_classifier_loaders_use_the_datasets_max_len_and_classes():
+    vocab = Vocab(list(SPECIALS) + ["good"])
+    assert TextPrepare(vocab).max_len == 1440
+    ds = TextClassDataset([torch.arange(9, 10)] * 4, [0, 1, 0, 1], ["neg", "pos"], max_len=3)
+    dls = text_classifier_dataloaders(ds, ds, vocab, bs=2, device=CPU)
+    assert dls.classes == ["neg", "pos"] and dls.prepare.max_len == 3
+    assert dls.prepare.encode("good bad " * 5)[0].tolist() == [[2, 9, 0]]  # xxbos good xxunk: 3 tokens
+
+
+def test_vocab_ranks_by_frequency_and_encodes_as_long_ids_even_when_empty():
+    assert Vocab.build([["b", "a", "b", "c", "c", "c"]], min_freq=1).itos[len(SPECIALS):] == ["c", "b", "a"]
+    empty = Vocab(list(SPECIALS)).encode([])  # an empty text still indexes an embedding
+    assert empty.dtype == torch.long and empty.shape == (0,)
+
+
+def test_shuffled_lm_streams_reorder_whole_texts_each_pass():
+    docs = [torch.arange(i * 100, i * 100 + 20) for i in range(10)]
+    streams = LMStreams(docs, bs=1, seq_len=7, shuffle=True, seed=0)
+
+    def text_order():
+        joined = torch.cat([x for x, _ in streams], dim=1).flatten().tolist()
+        starts = [t // 100 for t in joined if t % 100 == 0]
+        assert joined == [t for k in starts for t in range(k * 100, k * 100 + 20)][: len(joined)]  # texts whole
+        return starts
+    first, second = text_order(), text_order()
+    assert sorted(first) == list(range(10)) and first != list(range(10)) and first != second
+
+
+def test_tiny_shuffled_windows_never_make_an_empty_batch():
+    # seq_len 1: a window rescaled below half a token rounds to nothing, and is skipped
+    batches = list(LMStreams([torch.arange(400)], bs=1, seq_len=1, shuffle=True, seed=0))
+    assert all(x.shape[1] >= 1 for x, _ in batches) and sum(x.shape[1] for x, _ in batches) == 399
+
+
+def test_lm_dataloaders_defaults():
+    docs = [torch.arange(64 * 150)]
+    dls = lm_dataloaders(docs, docs, device=CPU)
+    assert (dls.bs, dls.train_ds.bs, dls.train_ds.seq_len) == (64, 64, 72)
+    assert dls.train_ds.boundaries() == LMStreams(docs, shuffle=True, seed=0).boundaries()
+    assert lm_dataloaders(docs, docs, bs=4, device=CPU).bs == 4
+
+
+def test_labels_come_out_as_long_for_the_loss_whatever_their_integer_type():
+    import numpy as np
+
+    ds = TextClassDataset([torch.arange(3), torch.arange(2)], np.array([1, 0], dtype=np.int32))
+    x, y = pad_collate([ds[0], ds[1]])
+    assert x.dtype == torch.long and y.dtype == torch.long and y.tolist() == [1, 0]
+
+
+def test_sortish_training_batches_mix_the_texts_and_follow_their_generator():
+    ds = TextClassDataset([torch.zeros(4)] * 40, [0] * 40)  # all one length: sorting keeps the shuffled order
+
+    def batches(seed):
+        return list(SortishBatches(ds, 4, shuffle=True, generator=torch.Generator().manual_seed(seed), drop_last=True))
+    assert batches(0) == batches(0) != batches(1)
+    assert {tuple(sorted(b)) for b in batches(0)} != {tuple(range(i, i + 4)) for i in range(0, 40, 4)}
+
+
+def test_sortish_validation_sorts_everything_and_keeps_the_dataset_order_among_equals():
+    ds = TextClassDataset([torch.zeros(n % 7 + 1) for n in range(120)], [0] * 120)
+    order = [i for b in SortishBatches(ds, 2, shuffle=False, generator=torch.Generator(), drop_last=False) for i in b]
+    assert order == sorted(range(120), key=lambda i: -(i % 7))  # longest first over all 120, ties in order
+
+
+def test_text_prepare_rebuilt_from_its_config_keeps_max_len():
+    prepare = TextPrepare.from_config(TextPrepare(Vocab(list(SPECIALS)), max_len=4).config())
+    assert prepare.max_len == 4 and prepare.encode("one two three four five")[0].shape == (1, 4)
+
+
+def test_classifier_loaders_default_batch_size_and_seed():
+    ds = TextClassDataset([torch.zeros(n % 5 + 1) for n in range(300)], [0] * 300)
+    vocab = Vocab(list(SPECIALS))
+
+    def order(**kw):
+        return [b for b in text_classifier_dataloaders(ds, ds, vocab, device=CPU, **kw).train_dl.batch_sampler]
+    first = order()
+    assert len(first) == 4 and all(len(b) == 64 for b in first)  # bs 64 by default; the partial batch dropped
+    assert first == order(seed=0) != order(seed=1)
