@@ -166,3 +166,117 @@ def test_generate_is_repeatable_and_neighbours_rank_by_cosine():
     good, film, dot = (vocab.stoi[w] for w in ("good", "film", "."))
     emb[good], emb[film], emb[dot] = torch.tensor([1.0, 0.0]), torch.tensor([0.9, 0.1]), torch.tensor([0.5, 0.5])
     assert neighbours(emb, vocab, "good", k=2) == ["film", "."]
+
+
+def test_half_precision_fastai_file_reads_as_float32_and_saving_makes_the_folder(tmp_path, fastai_folder):
+    folder, lm = fastai_folder
+    torch.save({k: v.half() for k, v in torch.load(folder / LM_FILE).items()}, folder / LM_FILE)
+    state, _ = read_fastai_lm(folder)
+    assert all(v.dtype == torch.float32 for v in state.values())
+    assert torch.allclose(state["encoder.rnns.1.module.bias_hh_l0"], lm.encoder.rnns[1].module.bias_hh_l0, atol=1e-3)
+    nested = tmp_path / "a" / "b"
+    assert save_fastai_lm(lm, OLD_ITOS, nested) == nested and save_fastai_lm(lm, OLD_ITOS, nested) == nested
+    assert (nested / ITOS_FILE).read_bytes()[:2] == b"\x80\x02"  # pickle protocol 2, as fastai's itos_wt103.pkl
+    saved = torch.load(nested / LM_FILE)
+    assert all(v.dtype == torch.float32 and v.is_contiguous() and not v.requires_grad for v in saved.values())
+    assert torch.equal(saved["0.encoder.weight"], saved["1.decoder.weight"])  # the tied matrix, stored again
+
+
+class _OpensAFile:
+    """Unpickling it would run code: open (and so create) the file it names."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return open, (str(self.path), "w")
+
+
+def test_weights_file_with_code_is_refused_without_running_it(fastai_folder):
+    folder, _ = fastai_folder
+    ran = folder / "ran.txt"
+    torch.save({"model": {"0.encoder.weight": _OpensAFile(ran)}}, folder / LM_FILE)
+    with pytest.raises(pickle.UnpicklingError):
+        read_fastai_lm(folder)
+    assert not ran.exists()
+
+
+def test_learners_train_with_the_config_they_are_given(fastai_folder):
+    folder, _ = fastai_folder
+    config = TrainConfig(log=False, grad_clip=1.0)
+    assert language_model_learner(_lm_dls(OLD_ITOS), folder, OLD_ITOS, config=config).config is config
+    torch.manual_seed(0)
+    clf = _classifier(language_model(len(SPECIALS) + 5, emb_size=4, hidden_size=6, n_layers=2).encoder)
+    assert clf.config is QUIET and text_classifier_learner(clf.dls, clf.model.encoder, config=config).config is config
+
+
+def test_three_layer_file_reads_its_layer_count_from_the_keys(tmp_path):
+    torch.manual_seed(0)
+    lm = language_model(len(OLD_ITOS), emb_size=4, hidden_size=6, n_layers=3)
+    state, itos = read_fastai_lm(save_fastai_lm(lm, OLD_ITOS, tmp_path))
+    assert itos == OLD_ITOS and "encoder.rnns.2.weight_hh_l0_raw" in state and "decoder.weight" not in state
+    assert all(torch.equal(state[k], v) for k, v in lm.state_dict().items() if k != "decoder.weight")
+
+
+def test_language_model_defaults_are_wt103s():
+    lm = language_model(10)
+    enc = lm.encoder
+    assert (enc.emb_size, enc.hidden_size, enc.n_layers) == (400, 1152, 3)
+    got = [enc.embed_drop.p, enc.input_drop.p, enc.rnns[0].weight_p, enc.hidden_drops[0].p, lm.output_drop.p]
+    assert got == pytest.approx([0.02, 0.25, 0.2, 0.15, 0.1])  # drop_mult 1
+    assert 0.09 < enc.embed.weight.abs().max() <= 0.1
+    assert 0.5 < language_model(10, 4, 6, 1, embed_init=1.0).encoder.embed.weight.abs().max() <= 1.0
+
+
+def test_learners_defaults_drop_mult_clipping_and_groups(fastai_folder):
+    folder, _ = fastai_folder
+    learn = language_model_learner(_lm_dls(OLD_ITOS), folder, OLD_ITOS)
+    assert learn.model.encoder.embed_drop.p == pytest.approx(0.02 * 0.3) and learn.config.grad_clip == 0.25
+    assert learn.activation == "softmax" and len(learn.param_groups()) == 3  # 2 LSTM layers, embedding + bias
+    assert isinstance(learn.loss_func, torch.nn.CrossEntropyLoss)
+    torch.manual_seed(0)
+    clf = _classifier(language_model(len(SPECIALS) + 5, emb_size=4, hidden_size=6, n_layers=2).encoder)
+    default = text_classifier_learner(clf.dls, clf.model.encoder)
+    assert torch.equal(default.model.encoder.embed.weight, clf.model.encoder.embed.weight)  # pretrained by default
+    assert default.config.grad_clip is None and default.model_spec["args"]["drop_mult"] == 0.5
+    assert default.model.encoder.input_drop.p == pytest.approx(0.4 * 0.5)
+    assert isinstance(default.loss_func, torch.nn.CrossEntropyLoss) and default.metrics
+    groups = default.param_groups()
+    assert groups[0] == [default.model.encoder.embed.weight] and groups[-1] == list(default.model.head.parameters())
+
+
+def test_generate_defaults_and_never_samples_the_specials():
+    torch.manual_seed(0)
+    vocab = Vocab(list(SPECIALS) + ["good", "film", "great"])
+    lm = language_model(len(vocab), 4, 6, 2)
+    with torch.no_grad():  # xxunk, xxpad and xxbos by far the likeliest words; the other markers never
+        lm.decoder.bias[: len(SPECIALS)] = torch.tensor([50.0, 50.0, 50.0] + [-50.0] * (len(SPECIALS) - 3))
+    text = generate(lm, vocab, "good", generator=torch.Generator().manual_seed(0))
+    words = text.split()
+    assert len(words) == 31 and set(words) <= {"good", "film", "great"}  # 30 words by default, no xxunk
+    assert words[0] == "good" and lm.training is False
+    cold = generate(lm, vocab, "good", 20, temperature=0.0, generator=torch.Generator().manual_seed(1))
+    assert cold == generate(lm, vocab, "good", 20, temperature=0.0, generator=torch.Generator().manual_seed(2))
+
+
+def test_generate_samples_with_the_temperature():
+    torch.manual_seed(0)
+    vocab = Vocab(list(SPECIALS) + ["good", "film", "bad"])
+    lm = language_model(len(vocab), 4, 6, 2)
+    with torch.no_grad():
+        lm.decoder.bias[len(SPECIALS):] = torch.tensor([2.0, 0.0, 0.0])  # "good" likelier than the others
+
+    def share_of_good(temperature):
+        words = generate(lm, vocab, "film", 300, temperature, generator=torch.Generator().manual_seed(0)).split()
+        return words[1:].count("good") / 300
+    assert share_of_good(0.3) > share_of_good(0.8) > share_of_good(3.0)
+
+
+def test_neighbours_default_to_eight_and_skip_the_word_itself():
+    vocab = Vocab(list(SPECIALS) + [f"w{i}" for i in range(12)])
+    emb = torch.randn(len(vocab), 3, generator=torch.Generator().manual_seed(0))
+    near = neighbours(emb * torch.rand(len(vocab), 1) * 10, vocab, "w0")  # lengths do not matter: cosine
+    rows = torch.nn.functional.normalize(emb, dim=1)
+    expected = [vocab.itos[i] for i in (rows @ rows[vocab.stoi["w0"]]).argsort(descending=True)[1:9].tolist()]
+    assert near == expected and "w0" not in near
+    assert neighbours(emb, vocab, "never-seen", k=2) == neighbours(emb, vocab, "xxunk", k=2)
