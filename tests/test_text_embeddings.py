@@ -35,3 +35,41 @@ def test_words_used_alike_get_close_vectors_and_a_run_repeats():
     norms = vectors.norm(dim=0)
     assert torch.all(norms[:-1] >= norms[1:] - 1e-5)  # the largest singular direction first
     assert torch.equal(vectors, ppmi_svd(docs, vocab_size=14, dim=4, window=1))
+
+
+def test_cooccurrences_default_window_is_five_and_short_documents_count_too():
+    counts = cooccurrences([torch.arange(7)], vocab_size=7).toarray()
+    assert counts[0, 5] == counts[5, 0] == 1 and counts[0, 6] == 0  # 5 apart counted, 6 apart not
+    assert counts.sum() == 2 * (6 + 5 + 4 + 3 + 2)
+    short = cooccurrences([torch.tensor([1, 2]), torch.tensor([3])], vocab_size=4).toarray()
+    assert short[1, 2] == short[2, 1] == 1 and short.sum() == 2
+    none = cooccurrences([torch.tensor([1]), torch.tensor([2])], vocab_size=4)
+    assert none.shape == (4, 4) and none.nnz == 0
+    repeated = cooccurrences([torch.tensor([1, 2, 1, 2])], vocab_size=3, window=1).toarray()
+    assert repeated[1, 2] == repeated[2, 1] == 3  # every occurrence counts
+
+
+def test_ppmi_smooths_context_counts_with_alpha_three_quarters_by_default():
+    counts = np.array([[0, 8, 1, 0], [8, 0, 1, 2], [1, 1, 8, 0], [0, 2, 0, 1]], dtype=float)
+    total, word = counts.sum(), counts.sum(1)
+    context = word ** 0.75 / (word ** 0.75).sum() * total
+    with np.errstate(divide="ignore"):
+        expected = np.maximum(np.log(counts * total / np.outer(word, context)), 0)
+    np.testing.assert_allclose(ppmi(counts).toarray(), expected, rtol=1e-12)
+    assert not np.allclose(ppmi(counts).toarray(), ppmi(counts, alpha=1.0).toarray())
+    unseen_last = np.zeros((5, 5))
+    unseen_last[:4, :4] = counts
+    assert ppmi(unseen_last).shape == (5, 5)  # a word never seen keeps its (empty) row
+
+
+def test_word_vectors_are_u_times_root_s_of_the_top_singular_directions():
+    rng = np.random.default_rng(1)
+    docs = [torch.tensor(rng.integers(0, 80, 30)) for _ in range(60)]
+    vectors = ppmi_svd(docs, vocab_size=80)
+    assert vectors.shape == (80, 64) and vectors.dtype == torch.float32  # dim 64 by default
+    top = np.linalg.svd(ppmi(cooccurrences(docs, 80)).toarray(), compute_uv=False)[:64]
+    np.testing.assert_allclose(vectors.norm(dim=0).numpy() ** 2, top, rtol=1e-4)  # |U_j sqrt(s_j)|^2 = s_j
+    assert torch.equal(vectors, ppmi_svd(docs, vocab_size=80, seed=0))
+    narrow = ppmi_svd(docs, vocab_size=80, dim=3, window=1)
+    top1 = np.linalg.svd(ppmi(cooccurrences(docs, 80, window=1)).toarray(), compute_uv=False)[:3]
+    np.testing.assert_allclose(narrow.norm(dim=0).numpy() ** 2, top1, rtol=1e-4)
