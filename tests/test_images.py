@@ -6,8 +6,10 @@ import pytest
 import torch
 from PIL import Image
 
-from coursehelpers.image_io import BadImageError, load_image, presize, verify_images
-from coursehelpers.images import datasets_from_csv, datasets_from_df, datasets_from_folder, get_image_files
+from coursehelpers.images import (
+    ImageDataset, datasets_from_csv, datasets_from_df, datasets_from_folder, encode_labels, get_image_files,
+    image_datasets, label_from_regex, random_split,
+)
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)
 
@@ -34,77 +36,7 @@ def labels_csv(tmp_path, rows: list[str], header: str = "name,label"):
     return tmp_path
 
 
-# ---------------------------------------------------------------- item 5: images as a person sees them
-def test_exif_orientation_is_applied(tmp_path):
-    stored = Image.new("RGB", (40, 20), RED)
-    stored.paste(BLUE, (20, 0, 40, 20))  # stored: red left half, blue right half
-    exif = Image.Exif()
-    exif[0x0112] = 6  # "rotate 90 degrees clockwise to view", as a phone held upright writes it
-    path = save(stored, tmp_path / "phone.jpg", exif=exif, quality=95)
-    shown = load_image(path)
-    assert shown.shape == (3, 40, 20)  # upright: taller than wide
-    assert shown[0, :15].float().mean() > 200 and shown[2, -15:].float().mean() > 200  # red on top, blue below
-    assert torch.equal(load_image(Image.open(path)), shown)  # an opened PIL image is turned the same way
-
-
-def test_16_bit_pixels_are_scaled_not_clipped(tmp_path):
-    ramp = (np.arange(16 * 16, dtype=np.uint32).reshape(16, 16) * 257).astype(np.uint16)  # 0 .. 65535
-    path = save(Image.fromarray(ramp), tmp_path / "depth.png")
-    assert Image.open(path).mode.startswith("I")  # PIL reads it as 16-bit
-    x = load_image(path)
-    assert x.shape == (3, 16, 16) and torch.equal(x[0], x[2])
-    assert x[0].flatten().tolist() == list(range(256))  # 257 * k -> k: the whole range, nothing clipped at 255
-    assert torch.equal(load_image(ramp), x)  # the same pixels as a uint16 array
-
-
-def test_transparency_is_composited_on_white(tmp_path):
-    rgba = Image.new("RGBA", (10, 10), (0, 0, 0, 0))  # transparent black ...
-    rgba.paste((255, 0, 0, 255), (5, 0, 10, 10))  # ... with an opaque red right half
-    x = load_image(save(rgba, tmp_path / "logo.png"))
-    assert x[:, :, :5].unique().tolist() == [255] and x[:, 0, -1].tolist() == [255, 0, 0]
-    half = Image.new("LA", (4, 4), (0, 128))  # half-transparent black: mid-grey on white
-    assert abs(int(load_image(save(half, tmp_path / "la.png"))[0, 0, 0]) - 127) <= 1
-
-
-def test_palette_with_a_transparent_colour_and_cmyk_are_converted(tmp_path):
-    palette = Image.new("P", (6, 6), 1)
-    palette.putpalette([0, 0, 0, 255, 0, 0])  # 0: black, 1: red
-    palette.paste(0, (0, 0, 3, 6))  # left half colour 0, which is marked transparent
-    x = load_image(save(palette, tmp_path / "icon.png", transparency=0))
-    assert x[:, :, :3].unique().tolist() == [255] and x[:, 0, -1].tolist() == [255, 0, 0]
-    cmyk = save(Image.new("CMYK", (8, 8), (255, 0, 0, 0)), tmp_path / "print.jpg", quality=95)  # pure cyan ink
-    r, g, b = load_image(cmyk)[:, 4, 4].tolist()
-    assert r < 30 and g > 225 and b > 225
-
-
-def test_greyscale_becomes_rgb_when_the_model_wants_rgb(tmp_path):
-    path = save(Image.new("L", (8, 6), 77), tmp_path / "grey.png")
-    rgb, grey = load_image(path, 4), load_image(path, 4, mode="L")
-    assert rgb.shape == (3, 4, 4) and rgb.unique().tolist() == [77] and grey.shape == (1, 4, 4)
-
-
-def bad_files(tmp_path) -> dict[str, object]:
-    good = save(Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)),
-                tmp_path / "good.jpg")
-    (tmp_path / "empty.jpg").write_bytes(b"")
-    (tmp_path / "notes.jpg").write_text("not an image at all")
-    (tmp_path / "cut.jpg").write_bytes(good.read_bytes()[: good.stat().st_size // 2])  # a download cut short
-    return {name: tmp_path / f"{name}.jpg" for name in ("good", "empty", "notes", "cut")}
-
-
-@pytest.mark.parametrize("name", ["empty", "notes", "cut"])
-def test_an_unreadable_file_is_an_error_naming_it_and_saying_what_to_do(tmp_path, name):
-    path = bad_files(tmp_path)[name]
-    with pytest.raises(BadImageError, match=f"{path}.*verify_images"):
-        load_image(path, item_size=32)
-
-
-def test_verify_images_lists_exactly_the_bad_files(tmp_path):
-    files = bad_files(tmp_path)
-    assert verify_images(files.values()) == [files["empty"], files["notes"], files["cut"]]
-    assert load_image(files["good"]).shape == (3, 64, 64)
-
-
+# ---------------------------------------------------------------- item 5: bad files left out when asked
 def test_folder_builder_drops_bad_files_only_when_asked(tmp_path, capsys):
     root = colour_folders(tmp_path / "pics", {"red": 5, "blue": 5})
     (root / "red" / "broken.png").write_bytes(b"\x89PNG\r\n")  # a truncated PNG header
@@ -115,42 +47,6 @@ def test_folder_builder_drops_bad_files_only_when_asked(tmp_path, capsys):
     assert "Dropped 2 of 12 images" in capsys.readouterr().out
     files = train_ds.files + valid_ds.files
     assert len(files) == 10 and not {f.name for f in files} & {"broken.png", "empty.jpg"}
-
-
-def test_presize_crops_and_resizes_in_one_step_like_resize_then_crop(tmp_path):
-    def resize_then_crop(img, size):  # the previous presize, as a reference
-        scale = size / min(img.size)
-        w, h = max(size, round(img.width * scale)), max(size, round(img.height * scale))
-        img = img.resize((w, h), Image.Resampling.BILINEAR, reducing_gap=2.0 if scale < 0.5 else None)
-        left, top = (w - size) // 2, (h - size) // 2
-        return np.asarray(img.crop((left, top, left + size, top + size)), dtype=float)
-
-    def photo(w, h):
-        yy, xx = np.mgrid[0:h, 0:w]
-        pixels = [xx * 255 / w, yy * 255 / h, 128 + 100 * np.sin(xx / 15) * np.cos(yy / 11)]
-        return Image.fromarray(np.stack(pixels, -1).clip(0, 255).astype(np.uint8))
-
-    for w, h, size in ((1680, 1200, 100), (640, 480, 240)):  # the crop falls on whole pixels: identical
-        assert np.array_equal(np.asarray(presize(photo(w, h), size), dtype=float), resize_then_crop(photo(w, h), size))
-    # 500x375 -> 460: the previous crop was rounded to a whole pixel, half a pixel off centre
-    diff = np.abs(np.asarray(presize(photo(500, 375), 460), dtype=float) - resize_then_crop(photo(500, 375), 460))
-    assert diff.mean() < 1.0 and diff.max() <= 8
-    # a large JPEG is decoded at a reduced scale (at least twice the item size): close to a full decode
-    path = save(photo(1680, 1200), tmp_path / "big.jpg", quality=95)
-    full = resize_then_crop(Image.open(path).convert("RGB"), 100)
-    diff = np.abs(load_image(path, 100).permute(1, 2, 0).numpy().astype(float) - full)
-    assert diff.mean() < 1.5 and diff.max() <= 12
-
-
-def test_arrays_and_tensors_of_every_layout_or_a_clear_error():
-    rgb = np.random.default_rng(0).integers(0, 255, (6, 8, 3), dtype=np.uint8)
-    chw = torch.from_numpy(rgb).permute(2, 0, 1)
-    for source in (rgb, chw, chw[None], chw.float() / 255, rgb.astype(np.int64)):
-        assert torch.equal(load_image(source), chw)
-    with pytest.raises(ValueError, match="permute"):
-        load_image(torch.from_numpy(rgb))  # [H, W, C] tensor: it would be read as 6 channels
-    with pytest.raises(ValueError, match="divide 0-255 floats by 255|Divide 0-255 floats by 255"):
-        load_image(rgb.astype(np.float32))  # floats in 0..255 would all turn white
 
 
 # ---------------------------------------------------------------- item 6: dataset mistakes are listed
@@ -221,3 +117,154 @@ def test_datasets_from_a_dataframe_match_the_csv(tmp_path):
     assert [f.name for f in from_df[1].files] == ["4.png", "5.png"]
     with pytest.raises(ValueError, match=r"no column 'labels'; its columns are \['name', 'label', 'is_valid'\]"):
         datasets_from_df(df, path, label_col="labels")
+
+
+# ---------------------------------------------------------------- issue 15: what the mutants pointed at
+def test_get_image_files_matches_extensions_in_any_case_and_skips_folders(tmp_path):
+    for name in ("a.JPG", "b.png", "c.txt", "d.webp"):
+        save(Image.new("RGB", (4, 4)), tmp_path / "x" / name, format="PNG")
+    (tmp_path / "x" / "folder.png").mkdir()  # a folder named like an image
+    assert [p.name for p in get_image_files(tmp_path / "x")] == ["a.JPG", "b.png", "d.webp"]
+    assert [p.name for p in get_image_files(tmp_path / "x", extensions=(".png",))] == ["b.png"]
+
+
+def test_get_image_files_of_a_missing_folder_says_how_to_fetch_the_data(tmp_path):
+    with pytest.raises(FileNotFoundError, match=rf"No folder {tmp_path / 'nope'}: .*get_data"):
+        get_image_files(tmp_path / "nope")
+
+
+def test_a_folder_with_no_images_at_all_is_named(tmp_path):
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "notes.txt").write_text("no images here")  # a file, but no class folder
+    (tmp_path / "valid").mkdir()
+    with pytest.raises(ValueError, match=rf"No images \(\.jpg, .*\) under {tmp_path / 'train'}: check the path"):
+        datasets_from_folder(tmp_path)
+
+
+def test_a_hidden_empty_folder_is_not_called_an_empty_class(tmp_path):
+    root = colour_folders(tmp_path / "pics", {"red": 2, "blue": 2})
+    (root / ".cache").mkdir()
+    train_ds, valid_ds = datasets_from_folder(root, valid_pct=0.5)
+    assert train_ds.classes == ["blue", "red"] and len(train_ds) + len(valid_ds) == 4
+
+
+def test_train_and_valid_folders_may_have_other_names(tmp_path):
+    colour_folders(tmp_path / "training", {"red": 3, "blue": 3})
+    colour_folders(tmp_path / "val", {"red": 1, "blue": 1})
+    train_ds, valid_ds = datasets_from_folder(tmp_path, train="training", valid="val", item_size=6)
+    assert len(train_ds) == 6 and {f.parent.parent.name for f in valid_ds.files} == {"val"}
+    assert valid_ds.item_size == 6 and valid_ds[0][0].shape == (3, 6, 6)
+
+
+def test_a_long_list_of_missing_files_shows_five_and_counts_the_rest(tmp_path):
+    files = [tmp_path / f"{i}.png" for i in range(8)]
+    with pytest.raises(FileNotFoundError, match=r"8 of the 8 files do not exist: .*0\.png, .*4\.png and 3 more\."):
+        image_datasets(files, ["a", "b"] * 4)
+
+
+def test_files_and_labels_that_do_not_pair_up_are_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"2 files and 1 labels"):
+        image_datasets([tmp_path / "0.png", tmp_path / "1.png"], ["a"])
+    with pytest.raises(ValueError, match=r"0 files and 0 labels"):
+        image_datasets([], [])
+
+
+def test_items_without_a_label_are_named(tmp_path):
+    files = [tmp_path / f"{i}.png" for i in range(3)]
+    with pytest.raises(ValueError, match=r"2 items have no label: 0 \(0\.png\), 2 \(2\.png\)\."):
+        image_datasets(files, [" ", "cat", None])
+
+
+def test_a_valid_mask_of_the_wrong_length_or_one_class_is_refused(tmp_path):
+    path = labels_csv(tmp_path, ["0.png,cat", "1.png,dog", "2.png,cat"])
+    files = [path / f"{i}.png" for i in range(3)]
+    with pytest.raises(ValueError, match=r"valid has 2 entries for 3 files"):
+        image_datasets(files, ["cat", "dog", "cat"], valid=[True, False])
+    with pytest.raises(ValueError, match=r"All 3 files have the one class \['cat'\]"):
+        image_datasets(files, ["cat"] * 3)
+    with pytest.raises(ValueError, match=r"leaves 3 of 3 files for validation"):
+        image_datasets(files, ["cat", "dog", "cat"], valid=[True] * 3)
+
+
+def test_multi_label_splits_need_not_share_every_tag(tmp_path):
+    path = labels_csv(tmp_path, [f"{i}.png,x" for i in range(4)])
+    files = [path / f"{i}.png" for i in range(4)]
+    train_ds, valid_ds = image_datasets(files, [["a"], ["a", " b "], ["c", ""], []], valid=[False, False, True, True])
+    assert train_ds.classes == ["a", "b", "c"] and valid_ds.targets.tolist() == [[0, 0, 1], [0, 0, 0]]
+
+
+def test_image_datasets_pass_the_size_and_cache_on(tmp_path):
+    path = labels_csv(tmp_path, [f"{i}.png,{'ab'[i % 2]}" for i in range(4)])
+    files = [path / f"{i}.png" for i in range(4)]
+    train_ds, valid_ds = image_datasets(files, ["a", "b"] * 2, valid=[False, False, True, True], item_size=5,
+                                        cache=True, classes=["b", "a"])
+    assert train_ds.classes == ["b", "a"] and train_ds.targets.tolist() == [1, 0]
+    x = valid_ds[0][0]
+    assert x.shape == (3, 5, 5) and valid_ds[0][0] is x  # cached
+
+
+def test_an_uncached_dataset_reads_the_file_each_time_in_its_mode(tmp_path):
+    path = save(Image.new("RGB", (6, 6), RED), tmp_path / "a.png")
+    ds = ImageDataset([str(path)], torch.tensor([[1.0, 0.0]]), mode="L")
+    first = ds[0][0]
+    assert ds.multi_label and ds.files == [path] and ds.classes is None
+    assert first.shape == (1, 6, 6) and ds[0][0] is not first and ds.cached == {}
+
+
+def test_random_split_refuses_a_fraction_outside_0_to_1():
+    for pct in (0, 1, 1.5):
+        with pytest.raises(ValueError, match=rf"valid_pct={pct} must be between 0 and 1"):
+            random_split(10, pct)
+    assert int(random_split(7, 0.5).sum()) == 4 and random_split(10).sum() == 2  # round(3.5); the default 20%
+
+
+def test_a_regex_without_a_group_is_refused_naming_the_file():
+    with pytest.raises(ValueError, match=r"Pattern '\\\\d' does not match file name 'a1\.jpg' \(or has no group\)"):
+        label_from_regex(r"\d")("x/a1.jpg")
+
+
+def test_encode_labels_keeps_the_classes_given_and_their_order():
+    targets, classes = encode_labels([["b"], ["a", "b"]], classes=["b", "a", "z"])
+    assert classes == ["b", "a", "z"] and targets.tolist() == [[1, 0, 0], [1, 1, 0]]
+    assert encode_labels([])[0].tolist() == [] and encode_labels([])[1] == []
+
+
+def test_dataframe_columns_by_position_suffix_and_tags(tmp_path):
+    path = labels_csv(tmp_path, [f"{i}.png,x" for i in range(4)])
+    df = pd.DataFrame({"tags": ["a b", np.nan, "b", "a"], "file": [" 0", "1", "2 ", "3"],
+                       "valid": ["no", "Yes", "0", "t"]})
+    train_ds, valid_ds = datasets_from_df(df, path, fn_col=1, label_col=0, label_delim=" ", suffix=".png",
+                                          valid_col="valid")
+    assert [f.name for f in valid_ds.files] == ["1.png", "3.png"] and valid_ds.targets.tolist() == [[0, 0], [1, 0]]
+    assert train_ds.classes == ["a", "b"]
+    with pytest.raises(ValueError, match=r"my table has no column 3; its columns are \['tags', 'file', 'valid'\]"):
+        datasets_from_df(df, path, fn_col=3, name="my table")
+
+
+@pytest.mark.parametrize("flag", ["1", "1.0", "y", "yes", "t", "True"])
+def test_every_way_of_writing_true_marks_a_validation_row(tmp_path, flag):
+    path = labels_csv(tmp_path, ["0.png,a", "1.png,b", "2.png,a", "3.png,b"])
+    df = pd.DataFrame({"name": [f"{i}.png" for i in range(4)], "label": list("abab"),
+                       "is_valid": ["0", "no", flag, flag]})
+    assert [f.name for f in datasets_from_df(df, path, valid_col="is_valid")[1].files] == ["2.png", "3.png"]
+
+
+def test_a_csv_names_itself_in_errors_and_finds_its_files_in_a_folder(tmp_path):
+    for i in range(4):
+        save(Image.new("RGB", (4, 4)), tmp_path / "imgs" / f"{i}.png")
+    (tmp_path / "list.csv").write_text("name,label\n0.png,a\n1.png,b\n2.png,a\n3.png,\n")
+    with pytest.raises(ValueError, match=rf"{tmp_path / 'list.csv'}: column 1 is empty in rows 3 "):
+        datasets_from_csv(tmp_path, "list.csv", folder="imgs")
+    (tmp_path / "list.csv").write_text("name,label\n0.png,a\n1.png,b\n2.png,a\n3.png,b\n")
+    train_ds, valid_ds = datasets_from_csv(tmp_path, "list.csv", folder="imgs", valid_pct=0.5)
+    assert {f.parent.name for f in train_ds.files + valid_ds.files} == {"imgs"}
+
+
+def test_dropping_bad_files_names_them(tmp_path, capsys):
+    root = colour_folders(tmp_path / "pics", {"red": 3, "blue": 3})
+    (root / "red" / "broken.png").write_bytes(b"")
+    datasets_from_folder(root, valid_pct=0.3, drop_bad=True)
+    assert capsys.readouterr().out == f"Dropped 1 of 7 images that cannot be read: {root / 'red' / 'broken.png'}\n"
+    (root / "red" / "broken.png").unlink()
+    datasets_from_folder(root, valid_pct=0.3, drop_bad=True)
+    assert capsys.readouterr().out == "Dropped 0 of 6 images that cannot be read\n"
