@@ -145,11 +145,15 @@ def test_not_enough_space_is_said_before_downloading(local_server, dest):
     assert err.value.errno == errno.ENOSPC and local_server.log == []
 
 
-def test_a_disk_with_exactly_the_space_needed_is_enough(local_server, dest, monkeypatch):
+@pytest.mark.parametrize("free, shown", [(len(BODY), "0.00"), (2_500_000_000, "2.50")])
+def test_a_disk_with_exactly_the_space_needed_is_enough_and_less_is_said_in_gb(local_server, dest, monkeypatch,
+                                                                               free, shown):
     url = local_server.route("/f.bin", BODY)
     real_usage = shutil.disk_usage
-    monkeypatch.setattr(shutil, "disk_usage", lambda path: real_usage(path)._replace(free=len(BODY)))
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: real_usage(path)._replace(free=free))
     assert download(url, dest, len(BODY), progress=False).read_bytes() == BODY
+    with pytest.raises(OSError, match=rf"\] 3\.00 GB are needed but the disk holding .* has {shown} GB free"):
+        download(url, dest.with_name("big.bin"), 3 * 10**9, progress=False)
 
 
 def test_a_bad_file_already_there_is_named_not_replaced(local_server, dest):
@@ -270,7 +274,7 @@ def test_requests_say_who_is_asking(local_server, dest, monkeypatch):
 
 def test_the_progress_bar_names_the_file_and_counts_its_bytes(local_server, dest, capsys):
     url = local_server.route("/data/f.bin", bytes(1_000_000))
-    download(url, dest, progress=True)
+    download(url, dest)  # shown by default
     shown = capsys.readouterr().err.replace("\r", "\n").splitlines()[-1]
     assert shown.startswith("f.bin: 100%") and "977k/977k" in shown and shown.endswith("B/s]")  # KiB, bytes/s
     download(url, dest.with_name("quiet.bin"), progress=False)
