@@ -268,3 +268,44 @@ def test_dropping_bad_files_names_them(tmp_path, capsys):
     (root / "red" / "broken.png").unlink()
     datasets_from_folder(root, valid_pct=0.3, drop_bad=True)
     assert capsys.readouterr().out == "Dropped 0 of 6 images that cannot be read\n"
+
+
+def test_five_items_are_listed_whole_and_a_sixth_is_counted(tmp_path):
+    for n, tail in ((5, r"4\.png\. Check"), (6, r"4\.png and 1 more\. Check")):
+        with pytest.raises(FileNotFoundError, match=rf"{n} of the {n} files do not exist: .*{tail}"):
+            image_datasets([tmp_path / f"{i}.png" for i in range(n)], ["a", "b", "a", "b", "a", "b"][:n])
+
+
+def test_a_single_item_with_tags_is_multi_label():
+    targets, classes = encode_labels([["b", "a"]])
+    assert classes == ["a", "b"] and targets.tolist() == [[1.0, 1.0]]
+    assert encode_labels([])[0].dtype == torch.long  # class indices, even for none
+
+
+def test_a_nan_label_is_no_label(tmp_path):
+    files = [tmp_path / f"{i}.png" for i in range(2)]
+    with pytest.raises(ValueError, match=r"1 items have no label: 1 \(1\.png\)"):
+        image_datasets(files, ["cat", float("nan")])
+
+
+def test_the_default_split_is_seed_42s_and_the_seed_given_is_used(tmp_path):
+    path = labels_csv(tmp_path, [f"{i}.png,x" for i in range(12)])
+    files, labels = [path / f"{i}.png" for i in range(12)], ["a", "b"] * 6
+    held = {seed: image_datasets(files, labels, seed=seed)[1].files for seed in (1, 2, 42)}
+    assert image_datasets(files, labels)[1].files == held[42] and held[1] != held[2]
+    assert random_split(12).equal(random_split(12, seed=42))
+
+
+def test_datasets_read_their_files_again_unless_asked_to_cache(tmp_path):
+    path = labels_csv(tmp_path, [f"{i}.png,x" for i in range(4)])
+    train_ds, _ = image_datasets([path / f"{i}.png" for i in range(4)], ["a", "b"] * 2, valid=[0, 0, 1, 1])
+    assert [f.name for f in train_ds.files] == ["0.png", "1.png"]  # a 0/1 mask works like True/False
+    assert train_ds[0][0] is not train_ds[0][0] and train_ds.cached == {}
+
+
+def test_any_tag_separator_and_the_other_arguments_are_passed_on(tmp_path):
+    path = labels_csv(tmp_path, [f"{i}.png,x" for i in range(4)])
+    df = pd.DataFrame({"name": [f"{i}.png" for i in range(4)], "tags": ["a;b", "b", "a", "a b"]})
+    train_ds, valid_ds = datasets_from_df(df, path, label_delim=";", valid_pct=0.5, item_size=5)
+    assert train_ds.classes == ["a", "a b", "b"] and len(valid_ds) == 2  # "a b" is one tag here
+    assert valid_ds.item_size == 5 and valid_ds[0][0].shape == (3, 5, 5)
