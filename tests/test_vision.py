@@ -9,14 +9,16 @@ from torch import nn
 
 from coursehelpers.augment import aug_transforms
 from coursehelpers.config import TrainConfig
+from coursehelpers.data import get_weights
+from coursehelpers.dataloaders import DataLoaders
 from coursehelpers.export import load_learner
 from coursehelpers.images import (
     ImageDataset, datasets_from_csv, datasets_from_folder, encode_labels, get_image_files, image_datasets,
     label_from_regex, load_image, random_split,
 )
 from coursehelpers.vision import (
-    BODY_NAMES, IMAGENET_STATS, ImagePrepare, create_body, image_dataloaders, resnet_splitter, tiny_resnet,
-    vision_head, vision_learner, vision_model,
+    BODY_NAMES, IMAGENET_STATS, ConcatPool, ImagePrepare, TinyResNet, create_body, image_dataloaders,
+    resnet_splitter, tiny_resnet, vision_head, vision_learner, vision_model,
 )
 
 CPU = torch.device("cpu")
@@ -339,3 +341,136 @@ def test_shapes_are_deterministic():
     (a, la), (b, lb) = shapes.generate(20, 32, seed=3), shapes.generate(20, 32, seed=3)
     assert a.equal(b) and la.equal(lb) and la.shape == (20, 3)
     assert all(int(la[:, j].max()) < len(v) for j, v in enumerate(shapes.ATTRIBUTES.values()))
+
+
+# ---------------------------------------------------------------- issue 15: what the mutants pointed at
+def test_preparing_a_float_batch_of_the_right_size_leaves_the_callers_batch_alone():
+    x = torch.rand(2, 3, 8, 8)
+    kept = x.clone()
+    out = ImagePrepare(size=8, channels_last=False)((x, torch.tensor([0, 1])), train=False)
+    assert torch.equal(x, kept) and not torch.equal(out[0], x)  # normalised, in a copy
+    assert out[1].tolist() == [0, 1]
+    mean, std = (torch.tensor(s).view(1, 3, 1, 1) for s in IMAGENET_STATS)
+    torch.testing.assert_close(out[0], (x - mean) / std)
+
+
+def test_denormalize_undoes_the_normalisation_and_is_a_no_op_without_stats():
+    x = torch.rand(2, 3, 4, 4)
+    prep = ImagePrepare(size=4)
+    torch.testing.assert_close(prep.denormalize(prep((x,), train=False)[0]), x)
+    plain = ImagePrepare(size=4, norm_stats=None)
+    assert plain.denormalize(x) is x
+
+
+def test_dataloaders_of_plain_tensor_datasets_take_the_defaults():
+    images = torch.randint(0, 256, (4, 3, 8, 8), dtype=torch.uint8)
+    ds = torch.utils.data.TensorDataset(images, torch.tensor([0, 1, 0, 1]))
+    dls = image_dataloaders(ds, ds, bs=2, size=4, norm_stats=None, channels_last=False, device=CPU)
+    assert dls.prepare.item_size is None and dls.prepare.mode == "RGB" and dls.classes is None
+    xb, yb = dls.one_batch("valid")
+    assert xb.shape[1:] == (3, 4, 4) and not xb.is_contiguous(memory_format=torch.channels_last)
+    assert 0 <= float(xb.min()) and float(xb.max()) <= 1
+
+
+def test_the_tiny_body_halves_the_map_at_every_stage():
+    body = create_body("tiny_resnet", pretrained=False)
+    x, shapes = torch.zeros(1, 3, 64, 64), {}
+    with torch.no_grad():
+        for name, layer in body.eval().named_children():
+            x = layer(x)
+            shapes[name] = tuple(x.shape[1:])
+    assert shapes == {"conv1": (16, 32, 32), "bn1": (16, 32, 32), "relu": (16, 32, 32), "maxpool": (16, 16, 16),
+                      "layer1": (16, 16, 16), "layer2": (32, 8, 8), "layer3": (96, 4, 4), "layer4": (192, 2, 2)}
+    assert tiny_resnet(5)(torch.zeros(2, 3, 64, 64)).shape == (2, 5)
+
+
+def test_a_new_tiny_resnet_starts_with_he_initialised_convolutions():
+    torch.manual_seed(0)
+    conv = tiny_resnet().layer4[0].conv1  # 96 -> 192 channels, 3x3: fan-out 192 * 9
+    assert abs(float(conv.weight.detach().std()) - (2 / (192 * 9)) ** 0.5) < 0.002  # fan-in would give 0.048
+
+
+def test_concat_pool_gives_the_average_then_the_maximum_of_each_channel():
+    x = torch.tensor([[[[1.0, 2.0], [3.0, 6.0]], [[0.0, 0.0], [0.0, -4.0]]]])
+    assert ConcatPool()(x).tolist() == [[3.0, -1.0, 6.0, 0.0]]
+
+
+def test_the_head_starts_he_initialised_and_its_first_linear_has_no_bias():
+    torch.manual_seed(0)
+    head = vision_head(192, 10)
+    assert head[3].bias is None and head[-1].bias is not None  # the batch norm after it has the shift
+    assert abs(float(head[3].weight.detach().std()) - (2 / 384) ** 0.5) < 0.005  # PyTorch's default would be 0.03
+    assert vision_head(8, 2, hidden=16, p_first=0.1, p_last=0.2)[3].out_features == 16
+
+
+def test_the_splitter_puts_the_stem_and_early_stages_first_and_the_head_last():
+    model = vision_model("tiny_resnet", 3)
+    early, late, head = ({id(p) for p in g} for g in resnet_splitter(model))
+    body = model.body
+    assert {id(p) for name in ("conv1", "bn1", "layer1", "layer2") for p in getattr(body, name).parameters()} == early
+    assert {id(p) for name in ("layer3", "layer4") for p in getattr(body, name).parameters()} == late
+    assert {id(p) for p in model.head.parameters()} == head
+
+
+def test_a_vision_model_is_built_in_training_mode_without_channels_last_by_default():
+    model = vision_model("tiny_resnet", 4)
+    assert model.training and model.body.training and model.body.bn1.training
+    assert not model.body.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert model.head[1].num_features == 2 * 192 and model.head[-1].out_features == 4
+
+
+def test_vision_learner_keeps_a_loss_and_metrics_given_and_follows_a_plain_prepare(folder_data):
+    train_ds, valid_ds = datasets_from_folder(folder_data, item_size=16)
+    dls = image_dataloaders(train_ds, valid_ds, bs=4, size=16, device=CPU, channels_last=False)
+    loss, metric = nn.CrossEntropyLoss(label_smoothing=0.1), (lambda out, y: (out.argmax(1) == y).float().mean())
+    learn = vision_learner(dls, "tiny_resnet", pretrained=False, loss_func=loss, metrics=[metric], config=QUIET)
+    assert learn.loss_func is loss and list(learn.metrics) == [metric]
+    assert learn.model_spec["args"] == {"arch": "tiny_resnet", "n_out": 2, "channels_last": False}
+    assert not learn.model.body.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert len(learn.param_groups()) == 3  # stem and early stages, late stages, head
+
+
+class Flip(nn.Module):
+    """A training transform that mirrors every uint8 image."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flip(-1)
+
+
+def test_image_dataloaders_pass_on_the_batch_size_workers_seed_and_training_transform():
+    images = torch.randint(0, 256, (8, 3, 8, 8), dtype=torch.uint8)
+    ds = torch.utils.data.TensorDataset(images, torch.arange(8))
+    dls = image_dataloaders(ds, ds, bs=2, size=8, norm_stats=None, train_tfm=Flip(), device=CPU)
+    assert len(next(iter(dls.train))[0]) == 2
+    assert image_dataloaders(ds, ds, bs=2, device=CPU, num_workers=1).train_dl.num_workers == 1  # not started
+    x = images[:2]
+    torch.testing.assert_close(dls.prepare((x,), train=True)[0], x.flip(-1).float() / 255)
+    torch.testing.assert_close(dls.prepare((x,), train=False)[0], x.float() / 255)
+    many = torch.utils.data.TensorDataset(torch.zeros(70, 3, 2, 2, dtype=torch.uint8), torch.zeros(70))
+    default = image_dataloaders(many, many, device=CPU)
+    assert default.train_dl.num_workers == 0 and len(next(iter(default.train))[0]) == 64  # the default bs
+
+
+    def order(**seed: int) -> list[int]:
+        return torch.cat([b[1] for b in image_dataloaders(ds, ds, bs=1, device=CPU, **seed).train]).tolist()
+    assert order() == order(seed=0) != order(seed=1)  # the default shuffle is seed 0's
+
+
+def test_defaults_the_tiny_resnet_and_create_body_document():
+    assert tiny_resnet().fc.out_features == TinyResNet().fc.out_features == 1000
+    assert len(create_body(pretrained=False).layer3) == 6  # resnet34
+    state = torch.load(get_weights("tiny_resnet"), weights_only=True)
+    assert torch.equal(create_body("tiny_resnet").conv1.weight, state["conv1.weight"].float())  # pretrained
+    assert torch.equal(vision_model("tiny_resnet", 2, pretrained=True).body.conv1.weight,
+                       state["conv1.weight"].float())
+
+
+def test_vision_learner_on_plain_data_loaders_is_single_label_and_plain_layout():
+    ds = torch.utils.data.TensorDataset(torch.rand(4, 3, 32, 32), torch.tensor([0, 1, 0, 1]))
+    dls = DataLoaders.from_datasets(ds, ds, bs=2, device=CPU, classes=["a", "b"])  # no multi_label, no layout
+    learn = vision_learner(dls, "tiny_resnet", pretrained=False, config=QUIET)
+    assert isinstance(learn.loss_func, nn.CrossEntropyLoss) and learn.activation == "softmax"
+    assert learn.model_spec["args"]["channels_last"] is False and learn.config is QUIET
+    pretrained = vision_learner(dls, "tiny_resnet", config=QUIET)  # pretrained by default: the bundled weights
+    state = torch.load(get_weights("tiny_resnet"), weights_only=True)
+    assert torch.equal(pretrained.model.body.conv1.weight, state["conv1.weight"].float())
