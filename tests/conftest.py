@@ -11,11 +11,13 @@ devices to run on, and the order mutmut runs a mutant's tests in.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
+from tqdm import tqdm
 
 from coursehelpers.data import get_data
 
@@ -65,3 +67,13 @@ def samples(course_data: Path) -> Callable[[str], Path]:
 def device(request: pytest.FixtureRequest) -> torch.device:
     """Each device present: CPU always, CUDA too where there is one (skipped, saying so, elsewhere)."""
     return torch.device(request.param)
+
+
+@pytest.fixture(autouse=True)
+def process_local_tqdm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tqdm's lock is by default a semaphore shared with forked processes, and its monitor thread takes it
+    every 10 s. mutmut forks every mutant's test run from one process: a run killed while holding it hangs
+    every later one. A lock of this process only, and no monitor (it only refreshes stalled bars), change
+    nothing any test checks."""
+    monkeypatch.setattr(tqdm, "_lock", threading.RLock(), raising=False)
+    monkeypatch.setattr(tqdm, "monitor_interval", 0)

@@ -20,7 +20,6 @@ from pathlib import Path
 import http_server
 import pytest
 from http_server import ERROR_PAGE, LocalServer, local_server  # noqa: F401 (local_server: a fixture)
-from tqdm import tqdm
 
 import coursehelpers.download as download_module
 from coursehelpers.download import (USER_AGENT, DownloadError, download, explain_disk_full, fetch_small, locked,
@@ -29,16 +28,6 @@ from coursehelpers.extract import check_archive
 from coursehelpers.verify import MIB, VerificationError
 
 BODY = bytes(range(256)) * 1000  # 256,000 bytes
-
-
-@pytest.fixture(autouse=True)
-def process_local_tqdm(monkeypatch: pytest.MonkeyPatch) -> None:
-    """tqdm's lock is by default a semaphore shared with forked processes, and its monitor thread takes it
-    every 10 s. mutmut forks every mutant's test run from one process: a run killed while holding it hangs
-    every later one. A lock of this process only, and no monitor (it only refreshes stalled bars), change
-    nothing these tests check."""
-    monkeypatch.setattr(tqdm, "_lock", threading.RLock(), raising=False)
-    monkeypatch.setattr(tqdm, "monitor_interval", 0)
 
 
 def assert_nothing_written(folder: Path) -> None:
