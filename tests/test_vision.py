@@ -384,6 +384,17 @@ def test_the_tiny_body_halves_the_map_at_every_stage():
     assert tiny_resnet(5)(torch.zeros(2, 3, 64, 64)).shape == (2, 5)
 
 
+def test_the_tiny_body_shrinks_odd_sized_maps_as_torchvisions_resnet_does():
+    # An odd-sized map tells a 3x3 max pool (a ResNet's stem) from other sizes; the shapes of even ones cannot.
+    tiny, resnet = create_body("tiny_resnet", pretrained=False).eval(), create_body("resnet18", pretrained=False).eval()
+    x = y = torch.zeros(1, 3, 50, 50)
+    with torch.no_grad():
+        for (name, a), (_, b) in zip(tiny.named_children(), resnet.named_children()):
+            x, y = a(x), b(y)
+            assert x.shape[2:] == y.shape[2:], name
+    assert tuple(x.shape[2:]) == (2, 2)  # 50 -> 25 -> 13 -> 13 -> 7 -> 4 -> 2
+
+
 def test_a_new_tiny_resnet_starts_with_he_initialised_convolutions():
     torch.manual_seed(0)
     conv = tiny_resnet().layer4[0].conv1  # 96 -> 192 channels, 3x3: fan-out 192 * 9
