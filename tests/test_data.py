@@ -440,3 +440,188 @@ def test_file_hashes_reads_only_the_first_mib_for_md5_first_mib(tmp_path):
     assert found["md5_first_mib"] == hashlib.md5(NOISE[: 2**20]).hexdigest()
     assert found["md5"] == hashlib.md5(NOISE).hexdigest()
     assert found["sha256"] == hashlib.sha256(NOISE).hexdigest() and found["size"] == len(NOISE)
+
+
+# ---------------------------------------------------------------- defaults and what each path passes on
+
+WT103 = {"wt103-fwd/lstm_fwd.pth": b"w", "wt103-fwd/itos_wt103.pkl": b"v"}
+
+
+def test_a_download_shows_a_progress_bar_unless_told_not_to(server, tmp_path, capfd):
+    entry = serve(server, WEIGHTS["wt103_fwd"], tgz(WT103))
+    get_weights("wt103_fwd", folder=tmp_path / "a", base_url=server.files, registry={"wt103_fwd": entry})
+    assert "wt103-fwd.tgz" in capfd.readouterr().err  # tqdm's bar, named after the file
+    get_weights("wt103_fwd", folder=tmp_path / "b", base_url=server.files, registry={"wt103_fwd": entry},
+                progress=False)
+    assert capfd.readouterr().err == ""
+    body = b"weights" * 100
+    prefix = hashlib.sha256(body).hexdigest()[:8]
+    resnet = replace(WEIGHTS["resnet18"], file=f"resnet18-{prefix}.pth", sha256=prefix)
+    serve(server, resnet, body, record=False)
+    get_weights("resnet18", hub_dir=tmp_path / "d", base_url=server.files, registry={"resnet18": resnet})
+    assert f"resnet18-{prefix}.pth" in capfd.readouterr().err
+    get_weights("resnet18", hub_dir=tmp_path / "e", base_url=server.files, registry={"resnet18": resnet},
+                progress=False)
+    assert capfd.readouterr().err == ""
+
+
+def test_a_dataset_download_shows_its_progress_bar_by_default(server, tmp_path, capfd):
+    entry = serve(server, DATASETS["pets"], tgz(PETS))
+    get_data("pets", "full", tmp_path, server.files, {"pets": entry})
+    assert "oxford-iiit-pet.tgz" in capfd.readouterr().err
+    (tmp_path / ".oxford-iiit-pet.complete").unlink()
+    shutil.rmtree(tmp_path / "oxford-iiit-pet")
+    get_data("pets", "full", tmp_path, server.files, {"pets": entry}, progress=False)
+    assert capfd.readouterr().err == ""
+
+
+def test_weights_archives_come_from_the_mirror_into_the_course_data_folder(server, tmp_path, monkeypatch):
+    entry = serve(server, WEIGHTS["wt103_fwd"], tgz(WT103))
+    entry = replace(entry, url=f"{closed_port_url()}/{entry.file}")  # the original source is down
+    monkeypatch.setenv("COURSE_DATA", str(tmp_path))
+    path = get_weights("wt103_fwd", base_url=server.files, registry={"wt103_fwd": entry}, progress=False)
+    assert path == tmp_path / "models" / "wt103-fwd" and (path / "itos_wt103.pkl").read_bytes() == b"v"
+
+
+def test_torchvision_weights_go_to_torchs_own_cache_by_default(server, tmp_path, monkeypatch):
+    body = b"weights" * 100
+    prefix = hashlib.sha256(body).hexdigest()[:8]
+    entry = replace(WEIGHTS["resnet18"], file=f"resnet18-{prefix}.pth", sha256=prefix)
+    serve(server, entry, body, record=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # where torchvision itself caches them
+    path = get_weights("resnet18", base_url=server.files, registry={"resnet18": entry}, progress=False)
+    assert path == tmp_path / "hub" / "checkpoints" / f"resnet18-{prefix}.pth" and path.read_bytes() == body
+
+
+def test_a_wrong_published_sha256_is_not_blamed_on_an_earlier_download(server, tmp_path):
+    entry = serve(server, DATASETS["pets"], tgz(PETS))
+    entry = replace(entry, sha256="0" * 64, md5_first_mib=None)  # the registry's digest is the wrong one
+    with pytest.raises(VerificationError) as err:
+        get_data("pets", "full", tmp_path, server.files, {"pets": entry}, progress=False)
+    assert "sha256" in str(err.value) and "recorded at the first download" not in str(err.value)
+
+
+def test_kaggle_help_names_the_folder_and_the_url_to_use(server, tmp_path):
+    url = closed_port_url()
+    with pytest.raises(ManualDownloadError) as err:
+        get_data("rossmann", "full", tmp_path, url, progress=False)
+    assert f"{url}/rossmann.tgz" in str(err.value)  # where the four external tables come from
+    (tmp_path / "rossmann").mkdir()
+    (tmp_path / "rossmann" / "train.csv").write_bytes(b"a\n1\n")
+    with pytest.raises(ManualDownloadError) as err:
+        get_data("rossmann", "full", tmp_path, url, progress=False)
+    assert f"Put these 7 files in {tmp_path / 'rossmann'}/" in str(err.value)
+    assert "rossmann.tgz" in str(err.value) and "None" not in str(err.value)
+
+
+def test_the_marker_records_the_name_size_and_digests_and_keeps_them_when_the_folder_is_adopted(server, tmp_path):
+    entry, root = pets(server, tmp_path)
+    marker = tmp_path / ".oxford-iiit-pet.complete"
+    first = json.loads(marker.read_text())
+    assert first["name"] == "pets" and first["size"] == entry.size
+    assert {"md5", "md5_first_mib", "sha256"} <= set(first) and first["md5_first_mib"] == entry.md5_first_mib
+    marker.write_text(json.dumps({k: v for k, v in first.items() if k != "files"}))  # an earlier version's
+    get_data("pets", "full", tmp_path, closed_port_url(), {"pets": entry})
+    adopted = json.loads(marker.read_text())
+    assert {k: adopted[k] for k in ("name", "size", "md5", "md5_first_mib", "sha256", "source")} == \
+        {k: first[k] for k in ("name", "size", "md5", "md5_first_mib", "sha256", "source")}
+
+
+# ---------------------------------------------------------------- samples: made once, made again when stale
+
+def _fake_sample(monkeypatch, files: dict[str, str]) -> tuple[dict, list]:
+    """A registry with one dataset whose sample generator (coursesamples._fake) writes ``files``."""
+    import sys
+    import types
+
+    calls: list = []
+
+    def make_sample(dest: Path) -> None:
+        calls.append(dest)
+        for name, text in files.items():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            (dest / name).write_text(text)
+    monkeypatch.setitem(sys.modules, "coursesamples._fake",
+                        types.SimpleNamespace(__name__="coursesamples._fake", make_sample=make_sample))
+    return {"fake": Entry("fake", None, "fake_root", None, None, None, sample="_fake")}, calls
+
+
+def test_a_sample_goes_to_the_course_data_folder_with_a_marker_naming_its_maker(tmp_path, monkeypatch):
+    from coursehelpers.data import generators_digest
+
+    registry, calls = _fake_sample(monkeypatch, {"a.txt": "a", "b/c.txt": "cc"})
+    monkeypatch.setenv("COURSE_DATA", str(tmp_path))
+    root = get_data("fake", "sample", registry=registry)
+    assert root == tmp_path / "sample" / "fake_root" and (root / "b" / "c.txt").read_text() == "cc"
+    marker = json.loads((tmp_path / "sample" / ".fake_root.complete").read_text())
+    assert marker == {"name": "fake", "source": "sample:coursesamples._fake", "files": {"a.txt": 1, "b/c.txt": 2},
+                      "made_by": generators_digest()}
+    assert get_data("fake", "sample", registry=registry) == root and len(calls) == 1
+
+
+def test_a_sample_made_by_other_generators_or_with_a_broken_marker_is_made_afresh(tmp_path, monkeypatch):
+    registry, calls = _fake_sample(monkeypatch, {"a.txt": "a"})
+    root = get_data("fake", "sample", tmp_path, None, registry)
+    marker = tmp_path / "sample" / ".fake_root.complete"
+    (root / "stale.txt").write_text("from an older generator")
+    marker.write_text(json.dumps({**json.loads(marker.read_text()), "made_by": "an older digest"}))
+    assert get_data("fake", "sample", tmp_path, None, registry) == root
+    assert len(calls) == 2 and sorted(p.name for p in root.iterdir()) == ["a.txt"]  # made again, from scratch
+    for broken in ("{not json", "[1, 2]"):
+        marker.write_text(broken)
+        assert get_data("fake", "sample", tmp_path, None, registry) == root
+    assert len(calls) == 4 and json.loads(marker.read_text())["files"] == {"a.txt": 1}
+
+
+def test_a_generator_that_writes_nothing_or_a_dataset_without_a_sample_is_an_error(tmp_path, monkeypatch):
+    registry, _ = _fake_sample(monkeypatch, {})
+    with pytest.raises(RuntimeError, match="wrote no files"):
+        get_data("fake", "sample", tmp_path, None, registry)
+    assert not (tmp_path / "sample" / "fake_root").exists() and not (tmp_path / "sample" / ".fake_root.complete").exists()
+    with pytest.raises(ValueError, match="has no offline sample"):
+        get_data("x", "sample", tmp_path, None, {"x": Entry("x", None, "x", None, None, None)})
+    with pytest.raises(KeyError, match="Known: fake"):
+        get_data("pets", "sample", tmp_path, None, registry)
+
+
+@pytest.mark.parametrize("deleted, listed_last, rest", [(5, "f4.txt is missing.", ""), (6, "f4.txt is missing", "; and 1 more."),
+                                                    (7, "f4.txt is missing", "; and 2 more.")])
+def test_a_damaged_sample_lists_five_problems_and_counts_the_rest(tmp_path, monkeypatch, deleted, listed_last, rest):
+    registry, _ = _fake_sample(monkeypatch, {f"f{i}.txt": "x" for i in range(8)})
+    root = get_data("fake", "sample", tmp_path, None, registry)
+    for i in range(deleted):
+        (root / f"f{i}.txt").unlink()
+    with pytest.raises(VerificationError) as err:
+        get_data("fake", "sample", tmp_path, None, registry)
+    message = str(err.value)
+    assert "'fake' data in" in message and listed_last + rest in message and "f5.txt" not in message
+    assert "more" not in message if not rest else message.count("more") == 1
+
+
+def test_full_mode_uses_the_mirror_the_environment_names(server, tmp_path, monkeypatch):
+    entry = serve(server, DATASETS["pets"], tgz(PETS))
+    entry = replace(entry, url=f"{closed_port_url()}/{entry.file}")  # only the mirror is up
+    monkeypatch.setenv("COURSE_MIRROR", server.files)
+    root = get_data("pets", "full", tmp_path, registry={"pets": entry}, progress=False)
+    assert (root / "images" / "beagle_1.jpg").read_bytes() == NOISE
+
+
+@pytest.mark.parametrize("digest", ["sha256", "md5"])
+def test_a_registry_digest_wins_over_the_sha256_an_earlier_download_recorded(server, tmp_path, digest):
+    # the SHA-256 of a first download is pinned only for archives the registry gives no digest for
+    old = serve(server, DATASETS["pets"], tgz(PETS))
+    get_data("pets", "full", tmp_path, None, {"pets": old}, progress=False)
+    shutil.rmtree(tmp_path / "oxford-iiit-pet")  # the marker, with its recorded SHA-256, stays
+    new_body = tgz({**PETS, "oxford-iiit-pet/annotations/list.txt": b"# updated upstream"})
+    new = serve(server, DATASETS["pets"], new_body)
+    new = replace(new, sha256=new.sha256 if digest == "sha256" else None, md5_first_mib=None,
+                  md5=hashlib.md5(new_body).hexdigest() if digest == "md5" else None)
+    root = get_data("pets", "full", tmp_path, None, {"pets": new}, progress=False)
+    assert (root / "annotations" / "list.txt").read_bytes() == b"# updated upstream"
+
+
+def test_a_sample_generator_not_written_yet_names_its_module(tmp_path):
+    registry = {"nope": Entry("nope", None, "nope", None, None, None, sample="not_written_yet")}
+    with pytest.raises(ModuleNotFoundError) as err:
+        get_data("nope", "sample", tmp_path, None, registry)
+    assert err.value.name == "coursesamples.not_written_yet"
