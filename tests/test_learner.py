@@ -414,10 +414,10 @@ def test_fine_tune_trains_frozen_then_unfrozen():
     assert plot_losses(learn).axes[0].get_ylabel() == "loss"
 
 
-def test_course_max_batches_cuts_the_lr_finder_sweep_short_but_not_below_ten(monkeypatch):
+def test_course_max_batches_cuts_the_lr_finder_sweep_short(monkeypatch):
     monkeypatch.setenv("COURSE_MAX_BATCHES", "3")
     learn = make_learner()
-    assert len(learn.lr_find(num_it=100).curve) <= 10
+    assert len(learn.lr_find(num_it=100).curve) <= 10  # of 100 (test_lr_finder.py pins the floor: 6)
 
 
 # ---------------------------------------------------------------- what each part of the loop promises
