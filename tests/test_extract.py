@@ -219,3 +219,222 @@ def test_missing_paths_counts_empty_files_and_folders(tmp_path):
     (tmp_path / "blank.csv").write_bytes(b"")
     (tmp_path / "good.csv").write_bytes(b"a")
     assert missing_paths(tmp_path, ("empty", "blank.csv", "good.csv", "absent")) == ["empty", "blank.csv", "absent"]
+
+
+# Exact behaviour at the edges (issue 15): what a user relies on, one case at a time.
+
+def test_a_name_that_climbs_back_inside_is_still_refused(tmp_path):
+    # "a/../b.txt" really lands inside the target, but names with ".." are refused on their own.
+    (tmp_path / "a.tgz").write_bytes(tar_bytes([("a/", "dir", b""), ("a/../b.txt", "file", b"hi")]))
+    with pytest.raises(UnsafeArchiveError, match=r"'a/\.\./b\.txt', a name that would be written outside"):
+        extract(tmp_path / "a.tgz", tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_name_with_a_nul_byte_is_refused_as_unsafe(tmp_path):
+    # tarfile and zipfile cut names at a NUL, so the check is reached only by a Member made here.
+    from coursehelpers.extract import Member, _landing_path
+    with pytest.raises(UnsafeArchiveError, match="a name that would be written outside"):
+        _landing_path(tmp_path, Member("a\0b.txt", "file", 1, None), tmp_path / "a.tgz")
+
+
+def test_names_at_the_length_limits_unpack_and_one_byte_more_is_refused(tmp_path):
+    from coursehelpers.extract import MAX_NAME, MAX_PATH
+    (tmp_path / "n.tar").write_bytes(tar_bytes([("n" * MAX_NAME, "file", b"hi")], mode="w"))
+    assert (extract(tmp_path / "n.tar", tmp_path / "n") / ("n" * MAX_NAME)).read_bytes() == b"hi"
+    (tmp_path / "m.tar").write_bytes(tar_bytes([("n" * (MAX_NAME + 1), "file", b"hi")], mode="w"))
+    with pytest.raises(UnsafeArchiveError, match="a name too long for the file system"):
+        extract(tmp_path / "m.tar", tmp_path / "m")
+    # A whole path of exactly MAX_PATH bytes (the target folder's own path included) unpacks.
+    out = tmp_path / "p"
+    left = MAX_PATH - len(str(out.resolve())) - 1  # minus the "/" after the target folder
+    name = "/".join(["d" * 200] * (left // 201)) + "/"
+    name += "f" * (left - len(name))
+    assert len(name) == left
+    (tmp_path / "p.tar").write_bytes(tar_bytes([(name, "file", b"hi")], mode="w"))
+    assert (extract(tmp_path / "p.tar", out) / name).read_bytes() == b"hi"
+    (tmp_path / "q.tar").write_bytes(tar_bytes([(name + "f", "file", b"hi")], mode="w"))
+    with pytest.raises(UnsafeArchiveError, match="a name too long for the file system"):
+        extract(tmp_path / "q.tar", tmp_path / "q")  # "q" and "p" are as long: one byte over
+
+
+def test_an_archive_of_exactly_max_bytes_unpacks_and_one_byte_more_is_refused(tmp_path):
+    (tmp_path / "a.tgz").write_bytes(tar_bytes([("a.bin", "file", b"x" * 600), ("b.bin", "file", b"y" * 400),
+                                                ("d/", "dir", b"")]))
+    assert snapshot(extract(tmp_path / "a.tgz", tmp_path / "ok", max_bytes=1000))["b.bin"] == b"y" * 400
+    with pytest.raises(UnsafeArchiveError, match=r"a\.tgz would unpack to 1,000 bytes, more than the limit of 999"):
+        extract(tmp_path / "a.tgz", tmp_path / "out", max_bytes=999)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_an_archive_that_exactly_fills_the_free_space_unpacks(tmp_path, monkeypatch):
+    (tmp_path / "a.tgz").write_bytes(tar_bytes([("a.bin", "file", b"x" * 5000)]))
+    monkeypatch.setattr("shutil.disk_usage", lambda p: type("Usage", (), {"free": 5000})())
+    assert (extract(tmp_path / "a.tgz", tmp_path / "ok") / "a.bin").read_bytes() == b"x" * 5000
+    monkeypatch.setattr("shutil.disk_usage", lambda p: type("Usage", (), {"free": 4999})())
+    with pytest.raises(OSError, match="has only 0.00 GB free"):
+        extract(tmp_path / "a.tgz", tmp_path / "out")
+
+
+def test_unpacked_files_are_written_with_mode_0o644(tmp_path):
+    import os
+    (tmp_path / "a.tgz").write_bytes(tar_bytes([("top/a.txt", "file", b"hi")]))
+    old = os.umask(0)  # so the mode is exactly what extract asks for
+    try:
+        out = extract(tmp_path / "a.tgz", tmp_path / "out")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((out / "top" / "a.txt").stat().st_mode) == 0o644
+
+
+def test_a_symlink_planted_at_the_landing_path_is_not_followed(tmp_path):
+    # Another process plants a link, inside the target, where a file is about to be written:
+    # the write fails instead of overwriting the file the link points to.
+    import os
+    from coursehelpers.extract import Member, _write
+    (tmp_path / "victim.txt").write_bytes(OUTSIDE)
+    os.symlink(tmp_path / "victim.txt", tmp_path / "a.txt")
+    member = Member("a.txt", "file", 4, None)
+    with pytest.raises(OSError) as err:
+        _write(member, tmp_path / "a.txt", tmp_path, lambda m: io.BytesIO(b"evil"), tmp_path / "a.tgz")
+    assert err.value.errno == 40  # ELOOP: O_NOFOLLOW refused the link
+    assert (tmp_path / "victim.txt").read_bytes() == OUTSIDE
+
+
+def test_a_failure_while_unpacking_removes_the_folders_already_written(tmp_path, monkeypatch):
+    (tmp_path / "a.tgz").write_bytes(tar_bytes([("top/", "dir", b""), ("top/a.bin", "file", b"x"),
+                                                ("b.bin", "file", b"y")]))
+    real_copy = __import__("shutil").copyfileobj
+    calls = []
+
+    def interrupted(source, out, length=0):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C half-way, after top/ and top/a.bin were written
+        real_copy(source, out, length)
+    monkeypatch.setattr("shutil.copyfileobj", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        extract(tmp_path / "a.tgz", tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_unpack_into_place_passes_max_bytes_on(tmp_path):
+    (tmp_path / "x.tgz").write_bytes(tar_bytes([("x/labels.csv", "file", b"a" * 100)]))
+    with pytest.raises(UnsafeArchiveError, match="more than the limit of 99"):
+        unpack_into_place(tmp_path / "x.tgz", tmp_path / "x", ("labels.csv",), max_bytes=99)
+    assert not (tmp_path / "x").exists() and (tmp_path / "x.tgz").exists()
+    assert unpack_into_place(tmp_path / "x.tgz", tmp_path / "x", ("labels.csv",), max_bytes=100) == tmp_path / "x"
+
+
+def test_unpack_into_place_skips_a_macosx_folder_beside_the_top_folder(tmp_path):
+    (tmp_path / "x.zip").write_bytes(zip_bytes([("x/labels.csv", b"a"), ("__MACOSX/x/._labels.csv", b"junk")]))
+    root = unpack_into_place(tmp_path / "x.zip", tmp_path / "x", ("labels.csv",))
+    assert snapshot(root) == {"labels.csv": b"a"}
+
+
+def test_unpack_into_place_keeps_a_single_loose_file_inside_root(tmp_path):
+    (tmp_path / "x.tgz").write_bytes(tar_bytes([("labels.csv", "file", b"a")]))
+    root = unpack_into_place(tmp_path / "x.tgz", tmp_path / "x", ("labels.csv",))
+    assert root.is_dir() and snapshot(root) == {"labels.csv": b"a"}
+
+
+def test_zip_entries_made_on_unix_unpack_by_their_mode_bits(tmp_path):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, mode, body in [("top", stat.S_IFDIR | 0o755, b""), ("top/a.txt", stat.S_IFREG | 0o600, b"hi")]:
+            info = zipfile.ZipInfo(name)  # "top" has no trailing "/": only its mode says it is a folder
+            info.external_attr = mode << 16
+            zf.writestr(info, body)
+    (tmp_path / "u.zip").write_bytes(buf.getvalue())
+    assert snapshot(extract(tmp_path / "u.zip", tmp_path / "out")) == {"top": b"<dir>", "top/a.txt": b"hi"}
+
+
+def test_a_block_device_is_refused_as_a_device(tmp_path):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        info = tarfile.TarInfo("disk")
+        info.type = tarfile.BLKTYPE
+        tf.addfile(info)
+    (tmp_path / "b.tar").write_bytes(buf.getvalue())
+    with pytest.raises(UnsafeArchiveError, match=r"'disk', a device \(course archives hold only"):
+        extract(tmp_path / "b.tar", tmp_path / "out")
+
+
+def test_check_archive_names_the_download_it_was_given(tmp_path):
+    (tmp_path / "a.tgz").write_bytes(b"<html>sign in</html>")
+    with pytest.raises(VerificationError, match=r"^https://example\.org/a\.tgz is neither a tar nor a zip"):
+        check_archive(tmp_path / "a.tgz", "https://example.org/a.tgz")
+
+
+def test_extract_makes_a_target_folder_whose_parents_do_not_exist_yet(tmp_path):
+    (tmp_path / "a.tgz").write_bytes(tar_bytes([("a.txt", "file", b"hi")]))
+    out = extract(tmp_path / "a.tgz", tmp_path / "data" / "new" / "out")
+    assert out == tmp_path / "data" / "new" / "out" and (out / "a.txt").read_bytes() == b"hi"
+
+
+def test_a_folder_link_planted_on_the_way_is_refused_before_writing(tmp_path):
+    # Another process swaps a folder of the target for a link out of it while unpacking:
+    # the second check, made once the file's folders exist, refuses to write through it.
+    import os
+    from coursehelpers.extract import Member, _write
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "target").mkdir()
+    os.symlink(tmp_path / "outside", tmp_path / "target" / "sub")
+    target = tmp_path / "target" / "sub" / "a.txt"
+    with pytest.raises(UnsafeArchiveError, match=r"a\.tgz holds 'sub/a\.txt', which would really land at .*outside"):
+        _write(Member("sub/a.txt", "file", 4, None), target, tmp_path / "target", lambda m: io.BytesIO(b"evil"),
+               tmp_path / "a.tgz")
+    assert list((tmp_path / "outside").iterdir()) == []
+
+
+def test_a_folder_member_whose_parents_are_not_listed_unpacks(tmp_path):
+    (tmp_path / "a.tar").write_bytes(tar_bytes([("x/y/z/", "dir", b"")], mode="w"))
+    assert snapshot(extract(tmp_path / "a.tar", tmp_path / "out")) == {"x": b"<dir>", "x/y": b"<dir>",
+                                                                        "x/y/z": b"<dir>"}
+
+
+def test_names_with_spaces_unpack_under_their_own_name(tmp_path):
+    (tmp_path / "a.tgz").write_bytes(tar_bytes([("my data/a b.txt", "file", b"hi")]))
+    assert snapshot(extract(tmp_path / "a.tgz", tmp_path / "out")) == {"my data": b"<dir>",
+                                                                         "my data/a b.txt": b"hi"}
+
+
+def test_a_tar_member_of_an_unknown_type_is_refused_as_a_special_file(tmp_path):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        info = tarfile.TarInfo("odd")
+        info.type = b"Z"  # no tar type: tarfile reads it, but it is neither a file nor a folder
+        tf.addfile(info)
+    (tmp_path / "z.tar").write_bytes(buf.getvalue())
+    with pytest.raises(UnsafeArchiveError, match=r"'odd', a special file \(course archives"):
+        extract(tmp_path / "z.tar", tmp_path / "out")
+
+
+@pytest.mark.parametrize("mode, kind", [(stat.S_IFLNK | 0o777, "a symbolic link"),
+                                        (stat.S_IFIFO | 0o644, "a special file")])
+def test_a_zip_refusal_says_what_the_entry_is(tmp_path, mode, kind):
+    (tmp_path / "a.zip").write_bytes(zip_bytes([("entry", b"x")], mode))
+    with pytest.raises(UnsafeArchiveError, match=rf"'entry', {kind} \(course archives hold only files and folders\)"):
+        extract(tmp_path / "a.zip", tmp_path / "out")
+
+
+@pytest.mark.parametrize("length", [199, 200, 4000])
+def test_a_refused_long_name_is_shown_whole_up_to_199_characters_then_shortened(tmp_path, length):
+    name = "".join(chr(ord("a") + i % 26) for i in range(length - 4)) + ".lnk"
+    (tmp_path / "a.tar").write_bytes(tar_bytes([(name, "sym", "x")], mode="w"))
+    shown = name if length < 200 else f"{name[:80]}...{name[-40:]}"
+    with pytest.raises(UnsafeArchiveError) as err:
+        extract(tmp_path / "a.tar", tmp_path / "out")
+    assert f"a.tar holds {shown!r}, a symbolic link" in str(err.value)
+
+
+def test_unpack_into_place_names_every_missing_path(tmp_path):
+    (tmp_path / "x.tgz").write_bytes(tar_bytes([("x/labels.csv", "file", b"a")]))
+    with pytest.raises(VerificationError, match=r"x\.tgz unpacked without train, valid\. It stays at"):
+        unpack_into_place(tmp_path / "x.tgz", tmp_path / "x", ("train", "labels.csv", "valid"))
+
+
+def test_a_tar_fifo_is_refused_by_name(tmp_path):
+    (tmp_path / "p.tar").write_bytes(tar_bytes([("pipe", "fifo", b"")], mode="w"))
+    with pytest.raises(UnsafeArchiveError, match=r"'pipe', a fifo \(course archives hold only"):
+        extract(tmp_path / "p.tar", tmp_path / "out")
