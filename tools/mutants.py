@@ -81,12 +81,14 @@ def deselect(tests: list[str]) -> None:
 
 
 def survivors(names: list[str]) -> list[str]:
-    """The mutants of these modules that survived the last run (to re-test them after adding tests)."""
+    """The mutants of these modules that survived the last run, or that no test reached (to re-test them
+    after adding tests)."""
     found = []
     for name in names:
         meta = WORK / "mutants" / "coursehelpers" / f"{name}.py.meta"
         if meta.is_file():
-            found += [k for k, c in json.loads(meta.read_text())["exit_code_by_key"].items() if c == 0]
+            found += [k for k, c in json.loads(meta.read_text())["exit_code_by_key"].items()
+                      if STATUS.get(c) in ("survived", "no tests")]
     return found
 
 
@@ -148,7 +150,7 @@ def main() -> int:
     parser.add_argument("--deselect", action="append", default=[], metavar="NODEID",
                         help="leave this test out (with --tests: an old test that fails against today's package)")
     parser.add_argument("--survivors", action="store_true",
-                        help="re-test only the mutants that survived the last run (after adding tests)")
+                        help="re-test only the mutants that survived the last run or that no test reached")
     parser.add_argument("--jobs", "-j", type=int, metavar="N",
                         help="mutants tested at once (default: one per core; 1 on a shared machine)")
     parser.add_argument("--workdir", metavar="DIR", help="the copy to work in (default: build/mutation)")
