@@ -12,7 +12,7 @@ that changed since.
     python tools/mutants.py --tests REV      # the tests of an older revision (a score "before")
     python tools/mutants.py --tests 33a5425 --deselect tests/test_data_samples.py::NAME  # less one that fails today
     python tools/mutants.py -j 1 learner     # one mutant at a time (a shared machine)
-    python tools/mutants.py --survivors learner  # re-test only last run's survivors (after adding tests)
+    python tools/mutants.py --survivors learner  # re-test last run's survivors and unreached mutants (after adding tests)
     python tools/mutants.py --workdir build/mutation-b text/data  # a second run beside the first
 
 Not part of CI: the whole package takes hours on two cores.
