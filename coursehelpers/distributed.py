@@ -64,7 +64,9 @@ def setup(timeout_seconds: float = 120.0) -> torch.device:
 
 
 def teardown() -> None:
+    """Leave the process group, all processes together: one that leaves while another still sends can abort it."""
     if is_distributed():
+        dist.barrier()
         dist.destroy_process_group()
 
 
