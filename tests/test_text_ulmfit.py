@@ -10,7 +10,7 @@ from coursehelpers.config import TrainConfig
 from coursehelpers.export import load_learner
 from coursehelpers.text.data import TextClassDataset, Vocab, lm_dataloaders, text_classifier_dataloaders
 from coursehelpers.text.tokenize import PAD, SPECIALS, UNK, tokenize
-from coursehelpers.text.ulmfit import (ITOS_FILE, LM_FILE, generate, language_model, language_model_learner,
+from coursehelpers.text.ulmfit import (BACKWARD_LM_FILE, ITOS_FILE, LM_FILE, generate, language_model, language_model_learner,
                                        neighbours, read_fastai_lm, save_fastai_lm, text_classifier,
                                        text_classifier_learner)
 
@@ -91,6 +91,24 @@ def test_fastai_file_wrapped_in_model_key_reads_the_same(fastai_folder):
     wrapped, _ = read_fastai_lm(folder)
     assert itos == OLD_ITOS and plain.keys() == wrapped.keys()
     assert all(torch.equal(plain[k], wrapped[k]) for k in plain)
+
+
+def test_a_backward_model_is_saved_under_fastais_name_and_reads_back(tmp_path, fastai_folder):
+    _, lm = fastai_folder
+    save_fastai_lm(lm, OLD_ITOS, tmp_path / "bwd", backward=True)
+    assert sorted(p.name for p in (tmp_path / "bwd").iterdir()) == [ITOS_FILE, BACKWARD_LM_FILE]  # wt103-bwd's names
+    state, itos = read_fastai_lm(tmp_path / "bwd")
+    assert itos == OLD_ITOS and torch.equal(state["encoder.embed.weight"], lm.encoder.embed.weight)
+
+
+def test_a_folder_with_both_or_neither_weights_file_is_refused(fastai_folder):
+    folder, lm = fastai_folder
+    save_fastai_lm(lm, OLD_ITOS, folder, backward=True)  # now lstm_fwd.pth and lstm_bwd.pth: which one?
+    with pytest.raises(FileNotFoundError, match=r"exactly one of lstm_fwd\.pth and lstm_bwd\.pth.*'lstm_fwd\.pth', 'lstm_bwd\.pth'"):
+        read_fastai_lm(folder)
+    (folder / LM_FILE).unlink(), (folder / BACKWARD_LM_FILE).unlink()
+    with pytest.raises(FileNotFoundError, match="holds neither.*get_weights"):
+        read_fastai_lm(folder)
 
 
 def test_pickled_itos_with_code_is_refused(fastai_folder):

@@ -22,6 +22,16 @@ LM_DROPOUTS = dict(embed_p=0.02, input_p=0.25, weight_p=0.2, hidden_p=0.15, outp
 CLASSIFIER_DROPOUTS = dict(embed_p=0.05, input_p=0.4, weight_p=0.5, hidden_p=0.3, output_p=0.4)
 RNN_PARAMS = ("weight_hh_l0_raw", "module.weight_ih_l0", "module.bias_ih_l0", "module.bias_hh_l0")
 LM_FILE, ITOS_FILE = "lstm_fwd.pth", "itos_wt103.pkl"
+BACKWARD_LM_FILE = "lstm_bwd.pth"  # fastai's wt103-bwd.tgz: a model of the token stream read right to left
+
+
+def lm_file(folder: str | Path) -> Path:
+    """The weights file of the language model in ``folder``: ``lstm_fwd.pth`` or, for a backward model, ``lstm_bwd.pth``."""
+    found = [Path(folder) / name for name in (LM_FILE, BACKWARD_LM_FILE) if (Path(folder) / name).exists()]
+    if len(found) != 1:
+        raise FileNotFoundError(f"{folder} must hold exactly one of {LM_FILE} and {BACKWARD_LM_FILE}; it holds "
+                                f"{[f.name for f in found] or 'neither'}. Get it with coursehelpers.data.get_weights.")
+    return found[0]
 
 
 def fastai_keys(n_layers: int) -> list[tuple[str, str]]:
@@ -40,9 +50,9 @@ class _ListOfStrings(pickle.Unpickler):
 
 
 def read_fastai_lm(folder: str | Path) -> tuple[dict[str, Tensor], list[str]]:
-    """Our-named state dict and vocabulary from ``lstm_fwd.pth`` (a state dict or ``{"model": ...}``)
-    and ``itos_wt103.pkl`` in ``folder`` (from `coursehelpers.data.get_weights`)."""
-    raw = torch.load(Path(folder) / LM_FILE, map_location="cpu", weights_only=True)
+    """Our-named state dict and vocabulary from ``lstm_fwd.pth`` or ``lstm_bwd.pth`` (a state dict or
+    ``{"model": ...}``) and ``itos_wt103.pkl`` in ``folder`` (from `coursehelpers.data.get_weights`)."""
+    raw = torch.load(lm_file(folder), map_location="cpu", weights_only=True)
     raw = raw.get("model", raw)
     n_layers = len({k.split(".")[2] for k in raw if k.startswith("0.rnns.")})
     with open(Path(folder) / ITOS_FILE, "rb") as f:
@@ -51,13 +61,14 @@ def read_fastai_lm(folder: str | Path) -> tuple[dict[str, Tensor], list[str]]:
     return {ours: raw[theirs].float() for ours, theirs in keys}, list(itos)
 
 
-def save_fastai_lm(model: LanguageModel, itos: Sequence[str], folder: str | Path) -> Path:
-    """Write ``model`` and its vocabulary in fastai's layout (float32, CPU) into ``folder``."""
+def save_fastai_lm(model: LanguageModel, itos: Sequence[str], folder: str | Path, backward: bool = False) -> Path:
+    """Write ``model`` and its vocabulary in fastai's layout (float32, CPU) into ``folder``; a ``backward``
+    model (trained on reversed token streams) as ``lstm_bwd.pth``, as fastai names it."""
     folder, ours = Path(folder), model.state_dict()
     out = {theirs: ours[name].detach().cpu().float().contiguous()
            for name, theirs in fastai_keys(model.encoder.n_layers)}  # the tied matrix is stored three times, as fastai does
     folder.mkdir(parents=True, exist_ok=True)
-    torch.save(out, folder / LM_FILE)
+    torch.save(out, folder / (BACKWARD_LM_FILE if backward else LM_FILE))
     with open(folder / ITOS_FILE, "wb") as f:
         pickle.dump(list(itos), f, protocol=2)
     return folder
