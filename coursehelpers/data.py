@@ -10,8 +10,8 @@ You say which mode you want:
   whole archive, and unpacked safely into ``<data folder>/<root>``. Datasets behind
   a Kaggle account raise an error that says where to get the files and where to
   put them; a folder placed there by hand is checked and used.
-- ``get_weights(name)``: each name is one thing. ``resnet18/34/50`` and ``wt103_fwd``
-  are downloaded; ``tiny_resnet`` and ``awd_lstm_small`` are the small pretrained
+- ``get_weights(name)``: each name is one thing. ``resnet18/34/50`` and ``wt103_fwd``/``_bwd``
+  are downloaded; ``tiny_resnet`` and ``awd_lstm_small``/``_bwd`` are the small pretrained
   weights bundled in the repository's ``data/weights/`` for sample mode. A weights
   file is checked against its digest every time it is returned.
 

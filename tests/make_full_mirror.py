@@ -253,13 +253,14 @@ def write_movielens(root: Path) -> Path:
 
 # ---------------------------------------------------------------- weights, random at the real sizes
 
-def write_wt103(root: Path) -> Path:
-    """``wt103-fwd/``: lstm_fwd.pth (fastai's keys, emb 400, hidden 1152, 3 layers, random) and itos_wt103.pkl."""
+def write_wt103(root: Path, backward: bool = False) -> Path:
+    """``wt103-fwd/``: lstm_fwd.pth (fastai's keys, emb 400, hidden 1152, 3 layers, random) and itos_wt103.pkl;
+    ``backward``: ``wt103-bwd/`` with lstm_bwd.pth."""
     texts = pd.read_csv(imdb.SUBSET).text.str.lower()
     counts = Counter(t for text in texts for t in re.findall(r"n't|'\w+|\w+|[^\w\s]", text))
     itos = list(SPECIALS) + [t for t, _ in counts.most_common(WT103_VOCAB - len(SPECIALS))]
     torch.manual_seed(SEED)
-    return ulmfit.save_fastai_lm(ulmfit.language_model(len(itos), 400, 1152, 3), itos, root)
+    return ulmfit.save_fastai_lm(ulmfit.language_model(len(itos), 400, 1152, 3), itos, root, backward=backward)
 
 
 def write_resnet(name: str, file: Path) -> Path:
@@ -283,9 +284,10 @@ def build_mirror(folder: Path) -> Path:
             top = write(Path(tmp) / entry.root)
             (write_zip if entry.file.endswith(".zip") else write_tgz)(top, archive)
             files[name] = entry.file
-        wt103 = WEIGHTS["wt103_fwd"]
-        write_tgz(write_wt103(Path(tmp) / Path(wt103.root).name), folder / wt103.file)
-    files["wt103_fwd"] = wt103.file
+        for name in ("wt103_fwd", "wt103_bwd"):
+            wt103 = WEIGHTS[name]
+            write_tgz(write_wt103(Path(tmp) / Path(wt103.root).name, backward=name == "wt103_bwd"), folder / wt103.file)
+            files[name] = wt103.file
     for name in ("resnet34", "resnet50"):
         files[name] = write_resnet(name, folder / WEIGHTS[name].file).name
     write_registry_json(folder, files)

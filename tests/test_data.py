@@ -406,8 +406,8 @@ def test_bundled_weights_have_their_own_names(tmp_path):
 def test_weights_take_no_size():
     with pytest.raises(TypeError):
         get_weights("resnet34", "sample")  # the old (arch, size) call fails loudly
-    assert set(WEIGHTS) == {"resnet18", "resnet34", "resnet50", "wt103_fwd", "tiny_resnet",
-                            "awd_lstm_small"}
+    assert set(WEIGHTS) == {"resnet18", "resnet34", "resnet50", "wt103_fwd", "wt103_bwd", "tiny_resnet",
+                            "awd_lstm_small", "awd_lstm_small_bwd"}
 
 
 # ---------------------------------------------------------------- registry facts
@@ -422,6 +422,9 @@ def test_registry_matches_contract_and_reference():
     # fastai's full md5 of the first MiB (its checks list), and GroupLens' whole-file md5
     assert DATASETS["mnist"].md5_first_mib == "03639f83c4e3d19e0a3a53a8a997c487"
     assert DATASETS["movielens_100k"].md5 == "0e33842e24a9c977be4e0107933c0723"
+    # fastai's checks list: the two WT103 language models, and the backward one's file name
+    assert (WEIGHTS["wt103_bwd"].size, WEIGHTS["wt103_bwd"].md5_first_mib) == (105_205_312, "20b06f5830fd5a891d21044c28d3097f")
+    assert WEIGHTS["wt103_bwd"].expected == ("lstm_bwd.pth", "itos_wt103.pkl") == WEIGHTS["awd_lstm_small_bwd"].expected
     for entry in list(DATASETS.values()) + list(WEIGHTS.values()):
         assert entry.url is None or entry.url.endswith("/" + entry.file)
         assert entry.needs_account == (entry.name in ("planet", "rossmann"))
