@@ -183,8 +183,10 @@ CLASSIFIER_STAGES = ((-1, 2e-2), (-2, 1e-2), (-3, 5e-3), (0, 5e-3))
 
 
 def imdb_classifier() -> Lesson:
-    """Lesson 5: the sentiment classifier on the pretrained encoder, unfrozen gradually (one epoch a stage, the
-    rest unfrozen), one rate for every group, unclipped as fastai's."""
+    """Lesson 5: the sentiment classifier on the pretrained encoder, unfrozen gradually as the lesson's sample
+    recipe (one epoch a stage, then at least its four unfrozen epochs: about 525 steps), one rate for every
+    group, unclipped as fastai's. Cut to 300 steps (one unfrozen epoch) its validation accuracy, 0.61 +- 0.026
+    over 12 CPU seeds, was too noisy to tell a trained model from an untrained one (0.51)."""
     vocab, docs, labels, _ = imdb_texts()
     encoder = lm_learner("fp32", 0, torch.device("cpu")).model.encoder.state_dict()
     rows = split_rows(len(docs), 0.2)
@@ -198,7 +200,7 @@ def imdb_classifier() -> Lesson:
     def train(learn: Learner, epochs: int) -> None:
         for stage, lr in CLASSIFIER_STAGES:
             learn.freeze_to(stage)
-            learn.fit_one_cycle(max(epochs - 3, 1) if stage == 0 else 1, lr)
+            learn.fit_one_cycle(max(epochs, 4) if stage == 0 else 1, lr)
     return Lesson("imdb_classifier", "accuracy", False, build, train, get_data("imdb", "sample"), "awd_lstm_small")
 
 
