@@ -298,3 +298,16 @@ def test_neighbours_default_to_eight_and_skip_the_word_itself():
     expected = [vocab.itos[i] for i in (rows @ rows[vocab.stoi["w0"]]).argsort(descending=True)[1:9].tolist()]
     assert near == expected and "w0" not in near
     assert neighbours(emb, vocab, "never-seen", k=2) == neighbours(emb, vocab, "xxunk", k=2)
+
+
+def test_a_float16_file_stores_the_tied_matrix_once_and_reads_back_as_float32(tmp_path):
+    torch.manual_seed(0)
+    lm = language_model(len(OLD_ITOS), emb_size=4, hidden_size=6, n_layers=2)
+    folder = save_fastai_lm(lm, OLD_ITOS, tmp_path, dtype=torch.float16)
+    raw = torch.load(folder / "lstm_fwd.pth", weights_only=True)
+    assert {v.dtype for v in raw.values()} == {torch.float16}
+    tied = [raw[k] for k in ("0.encoder.weight", "0.encoder_dp.emb.weight", "1.decoder.weight")]
+    assert len({t.untyped_storage().data_ptr() for t in tied}) == 1  # one matrix on disk, not three
+    state, _ = read_fastai_lm(folder)
+    assert all(v.dtype == torch.float32 for v in state.values())
+    assert torch.equal(state["encoder.embed.weight"], lm.encoder.embed.weight.detach().half().float())

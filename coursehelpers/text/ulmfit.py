@@ -61,12 +61,16 @@ def read_fastai_lm(folder: str | Path) -> tuple[dict[str, Tensor], list[str]]:
     return {ours: raw[theirs].float() for ours, theirs in keys}, list(itos)
 
 
-def save_fastai_lm(model: LanguageModel, itos: Sequence[str], folder: str | Path, backward: bool = False) -> Path:
-    """Write ``model`` and its vocabulary in fastai's layout (float32, CPU) into ``folder``; a ``backward``
-    model (trained on reversed token streams) as ``lstm_bwd.pth``, as fastai names it."""
-    folder, ours = Path(folder), model.state_dict()
-    out = {theirs: ours[name].detach().cpu().float().contiguous()
-           for name, theirs in fastai_keys(model.encoder.n_layers)}  # the tied matrix is stored three times, as fastai does
+def save_fastai_lm(model: LanguageModel, itos: Sequence[str], folder: str | Path, backward: bool = False,
+                   dtype: torch.dtype = torch.float32) -> Path:
+    """Write ``model`` and its vocabulary in fastai's layout (CPU tensors of ``dtype``: fastai's are float32; both
+    loaders convert a float16 file to float32) into ``folder``; a ``backward`` model (trained on reversed token
+    streams) as ``lstm_bwd.pth``, as fastai names it."""
+    folder, ours, converted = Path(folder), model.state_dict(), {}
+    for name, tensor in ours.items():  # once per storage: the tied matrix stays one tensor, saved once
+        converted.setdefault(tensor.data_ptr(), tensor.detach().cpu().to(dtype).contiguous())
+    out = {theirs: converted[ours[name].data_ptr()]  # the tied matrix under three keys, as fastai stores it
+           for name, theirs in fastai_keys(model.encoder.n_layers)}
     folder.mkdir(parents=True, exist_ok=True)
     torch.save(out, folder / (BACKWARD_LM_FILE if backward else LM_FILE))
     with open(folder / ITOS_FILE, "wb") as f:
