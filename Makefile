@@ -52,7 +52,12 @@ lessons: setup
 	done
 	@echo "Executed lessons are in build/lessons/ (.ipynb and .html)."
 
-test: setup unit integration notebooks results
+# integration and notebooks side by side: each process uses one core (one OpenMP thread), and the two are
+# independent (full mode runs its copies of the lessons in a temporary folder), so on two cores the pair takes
+# about as long as integration alone. --output-sync prints each one's log whole when it finishes.
+test: setup unit
+	$(MAKE) --no-print-directory -j2 --output-sync=target integration notebooks
+	$(MAKE) --no-print-directory results
 
 # The fast unit tests, and every example in the docstrings of the package and the sample makers (doctest).
 # -rs prints why a test was skipped: only a missing GPU or browser may skip one (tests/test_suite_rules.py).
