@@ -93,7 +93,8 @@ def add_glove_words(embedding: Tensor, bias: Tensor, itos: list[str], words: lis
     ones = lambda n: torch.ones(n, 1)
     known = torch.cat([vectors[[j for _, j in shared]], ones(len(shared))], 1)
     linear_map = torch.linalg.lstsq(known, embedding[[i for i, _ in shared]]).solution  # GloVe -> trained rows
-    new = [j for j, w in enumerate(words) if w not in row and w not in dict(twins)]
+    taken = set(row) | {fancy for fancy, _ in twins}
+    new = [j for j, w in enumerate(words) if w not in taken]
     new_rows = torch.cat([vectors[new], ones(len(new))], 1) @ linear_map
     new_bias = bias[-N_RARE:].mean().repeat(len(new))
     twin_rows = [row[t] for _, t in twins]
